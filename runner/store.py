@@ -1,0 +1,102 @@
+"""Where runs go: the tracking URI, the embedded SQLite store, experiments.
+
+The embedded store's path is fixed when the command starts (`<launch dir>/outputs/mlflow.db`,
+artifacts in `outputs/mlartifacts/`), never relative to a job's working directory.
+`MLFLOW_TRACKING_URI` wins when set. Creating a fresh SQLite schema from several processes at once
+corrupts it for good, so creation happens under a file lock.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Iterator, Optional
+from urllib.parse import unquote, urlparse
+
+log = logging.getLogger(__name__)
+
+STORE_DIR = "outputs"
+DB_NAME = "mlflow.db"
+ARTIFACTS = "mlartifacts"
+
+
+def default_uri(launch_dir: Optional[Path] = None) -> str:
+    """The embedded store under the launch directory."""
+    base = (launch_dir or Path.cwd()).resolve() / STORE_DIR
+    return f"sqlite:///{base / DB_NAME}"
+
+
+def launch_dir() -> Path:
+    """The directory the command was started from (Hydra's runtime.cwd when Hydra runs)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.cwd)
+    return Path.cwd()
+
+
+def resolve_uri(configured: Optional[str] = None) -> str:
+    """config > $MLFLOW_TRACKING_URI > the embedded store."""
+    return configured or os.environ.get("MLFLOW_TRACKING_URI") or default_uri(launch_dir())
+
+
+def sqlite_path(uri: str) -> Optional[Path]:
+    """The database file of a sqlite:// URI, else None."""
+    if not uri.startswith("sqlite:"):
+        return None
+    path = unquote(urlparse(uri).path)
+    if uri.startswith("sqlite:////"):
+        path = "/" + path.lstrip("/")
+    elif uri.startswith("sqlite:///"):
+        path = path[1:]
+    return Path(path).resolve() if path and path != ":memory:" else None
+
+
+def artifact_root(uri: str) -> Optional[Path]:
+    """Artifacts of a SQLite store live beside the database file; a server decides for itself."""
+    db = sqlite_path(uri)
+    return db.parent / ARTIFACTS if db else None
+
+
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """An exclusive lock across processes for a SQLite store (a no-op for servers)."""
+    db = sqlite_path(uri)
+    if db is None:
+        yield
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{db}.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "experiment"
+
+
+def prepare(uri: str, experiment_name: str) -> str:
+    """Create the store's schema and the experiment if needed (under the lock); return its id."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    with store_lock(uri):
+        client = mlflow.MlflowClient(uri)
+        exp = client.get_experiment_by_name(experiment_name)
+        if exp is not None:
+            return exp.experiment_id
+        root = artifact_root(uri)
+        location = (root / _slug(experiment_name)).as_uri() if root else None
+        try:
+            return client.create_experiment(experiment_name, artifact_location=location)
+        except MlflowException:  # created meanwhile by another process (servers have no lock)
+            exp = client.get_experiment_by_name(experiment_name)
+            if exp is None:
+                raise
+            return exp.experiment_id

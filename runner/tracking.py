@@ -1,0 +1,227 @@
+"""One job -> one MLflow run: its lifecycle, params, metrics, artifacts and model.
+
+The run is created with the job's own start time (so it spans data, fit, evaluation and
+logging) and always ends in a final state: FINISHED, FAILED (reason tag + traceback artifact)
+or KILLED (Ctrl-C, SIGTERM). Everything is logged in a few batched calls.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import tempfile
+import threading
+import time
+import traceback
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Optional
+
+from runner.errors import Terminated
+
+log = logging.getLogger(__name__)
+
+MAX_PARAM = 6000  # MLflow's limit on a param value
+REASON_TAG = "runner.failure"
+SECRET_WORDS = ("password", "passwd", "token", "secret", "key", "credential")
+REDACTED = "***"
+
+
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a nested dict/list under its dotted key (`model.C`, `dataset.weights`)."""
+    if isinstance(node, Mapping):
+        if not node and prefix:
+            return {prefix: "{}"}
+        out: dict[str, Any] = {}
+        for k, v in node.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(node, (list, tuple)) and any(isinstance(v, (Mapping, list, tuple)) for v in node):
+        out = {}
+        for i, v in enumerate(node):
+            out.update(flatten(v, f"{prefix}.{i}"))
+        return out
+    return {prefix: node}
+
+
+def redact(key: str, value: Any) -> Any:
+    """Hide values under secret-looking keys and credentials inside URIs."""
+    leaf = key.rsplit(".", 1)[-1].lower()
+    if any(word in leaf for word in SECRET_WORDS) and value is not None:
+        return REDACTED
+    if isinstance(value, str) and "://" in value and "@" in value:
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(value)
+        if parts.password or parts.username:
+            host = parts.hostname or ""
+            if parts.port:
+                host = f"{host}:{parts.port}"
+            return urlunsplit(parts._replace(netloc=f"{REDACTED}@{host}"))
+    return value
+
+
+def params_of(resolved: Mapping[str, Any]) -> dict[str, str]:
+    """The resolved config as MLflow params: dotted keys, redacted, within MLflow's length limit."""
+    out = {}
+    for key, value in flatten(resolved).items():
+        text = "null" if value is None else str(redact(key, value))
+        if len(text) > MAX_PARAM:
+            text = text[: MAX_PARAM - 15] + "...[truncated]"
+        out[key] = text
+    return out
+
+
+def redacted_config(resolved: Mapping[str, Any], prefix: str = "") -> Any:
+    """The resolved config with secrets hidden, structure kept (for the YAML artifact)."""
+    if isinstance(resolved, Mapping):
+        return {k: redacted_config(v, f"{prefix}.{k}" if prefix else str(k)) for k, v in resolved.items()}
+    if isinstance(resolved, list):
+        return [redacted_config(v, prefix) for v in resolved]
+    return redact(prefix, resolved)
+
+
+@contextlib.contextmanager
+def sigterm_as_exception() -> Iterator[None]:
+    """Turn SIGTERM into `Terminated` for the duration (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def job_run(
+    client: Any, experiment_id: str, run_name: str, tags: Mapping[str, str], start_time: float
+) -> Iterator[Any]:
+    """Create the job's run (already started at `start_time`), make it active, and close it.
+
+    FINISHED on success; KILLED on Ctrl-C or SIGTERM; FAILED otherwise, with a one-line reason
+    tag and the traceback as an artifact. The exception always propagates.
+    """
+    import mlflow
+
+    run = client.create_run(
+        experiment_id, start_time=int(start_time * 1000), tags=dict(tags), run_name=run_name
+    )
+    run_id = run.info.run_id
+    mlflow.start_run(run_id=run_id)
+    try:
+        with sigterm_as_exception():
+            yield run
+    except (KeyboardInterrupt, Terminated):
+        client.set_tag(run_id, REASON_TAG, "interrupted")
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException as e:
+        close_failed(client, run_id, e)
+        mlflow.end_run("FAILED")
+        raise
+    else:
+        mlflow.end_run("FINISHED")
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as the one line a user reads."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def close_failed(client: Any, run_id: str, e: BaseException) -> None:
+    """Record why a run failed: reason tag and the traceback artifact."""
+    try:
+        client.set_tag(run_id, REASON_TAG, one_line(e))
+        client.log_text(run_id, "".join(traceback.format_exception(e)), "failure/traceback.txt")
+    except Exception:  # the store itself may be what failed; the status still matters most
+        log.warning("could not record the failure of run %s", run_id, exc_info=True)
+
+
+def log_job(
+    client: Any,
+    run_id: str,
+    params: Mapping[str, str],
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str],
+) -> None:
+    """Params, metrics and tags in batched calls (MLflow allows 100 params/tags per call)."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    params_l = [Param(k, v) for k, v in params.items()]
+    tags_l = [RunTag(k, str(v)) for k, v in tags.items()]
+    metrics_l = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
+    for i in range(0, max(len(params_l), len(tags_l), 1), 100):
+        client.log_batch(
+            run_id,
+            metrics=metrics_l if i == 0 else [],
+            params=params_l[i : i + 100],
+            tags=tags_l[i : i + 100],
+            synchronous=True,
+        )
+
+
+REQUIREMENTS = ("mlflow", "scikit-learn", "imbalanced-learn", "xgboost", "cloudpickle", "numpy", "pandas", "scipy")
+
+
+def pip_requirements(packages: tuple[str, ...] = REQUIREMENTS) -> list[str]:
+    """Pinned from the installed versions: MLflow would otherwise spend seconds inferring them."""
+    pins = []
+    for name in packages:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def signature_of(X: Any, classes: Any) -> Any:
+    """An explicit signature: one double column per feature (or string for text), label out."""
+    import numpy as np
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    def col_type(dtype: Any) -> str:
+        if np.issubdtype(dtype, np.bool_):
+            return "boolean"
+        if np.issubdtype(dtype, np.number):
+            return "double"
+        return "string"
+
+    inputs = Schema([ColSpec(col_type(dt), str(c)) for c, dt in X.dtypes.items()])
+    out_type = "long" if np.issubdtype(np.asarray(classes).dtype, np.integer) else "string"
+    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec(out_type)]))
+
+
+def log_model(pipeline: Any, X: Any, classes: Any, tmp: Optional[Path] = None) -> Any:
+    """Log the fitted pipeline as an MLflow 3 model named "model" in the active run.
+
+    cloudpickle, because the default skops format refuses RandomForest, XGBoost and imblearn
+    pipelines; pinned requirements and an explicit signature, because inferring them costs seconds.
+    """
+    import mlflow.sklearn
+
+    return mlflow.sklearn.log_model(
+        pipeline,
+        name="model",
+        serialization_format="cloudpickle",
+        signature=signature_of(X, classes),
+        pip_requirements=pip_requirements(),
+    )
+
+
+def log_artifacts(client: Any, run_id: str, folder: Path) -> None:
+    """Upload a folder's files into the run's artifact root in one call."""
+    client.log_artifacts(run_id, str(folder))
+
+
+def scratch() -> tempfile.TemporaryDirectory:
+    """A temporary folder for a job's files before they are uploaded."""
+    return tempfile.TemporaryDirectory(prefix="runner-")

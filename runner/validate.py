@@ -1,0 +1,100 @@
+"""Checks that catch user mistakes before anything is trained or written to the store.
+
+Each failure is a `UserError` naming the key, the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig
+
+from runner.data import Split
+from runner.errors import UserError
+from runner.evaluate import MAIN_METRICS, PROBA_METRICS
+
+REGISTER_CHOICES = (True, False, "best")
+
+
+def config(cfg: DictConfig) -> None:
+    """Checks that need no data: top-level choices and dataset parameters."""
+    if cfg.optimized_metric not in MAIN_METRICS:
+        raise UserError(f"optimized_metric={cfg.optimized_metric!r}: allowed: {', '.join(MAIN_METRICS)}")
+    if cfg.registry.register not in REGISTER_CHOICES:
+        raise UserError(f"registry.register={cfg.registry.register!r}: allowed: true, false, best")
+    dataset(cfg.dataset)
+
+
+def _number(key: str, value: Any, kind: type, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> None:
+    ok_type = isinstance(value, kind) and not isinstance(value, bool)
+    if kind is float:
+        ok_type = isinstance(value, (int, float)) and not isinstance(value, bool)
+    lo_ok = ok_type and (value > low if low_open else value >= low)
+    hi_ok = ok_type and (value < high if high_open else value <= high)
+    if not (lo_ok and hi_ok):
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        what = "an integer" if kind is int else "a number"
+        raise UserError(f"{key}={value!r}: must be {what} in {lo}{low}, {high}{hi}")
+
+
+def dataset(ds: DictConfig) -> None:
+    """Dataset parameters the generators would accept but that make no sense, or fail obscurely."""
+    _number("dataset.test_size", ds.get("test_size"), float, 0, 1, low_open=True, high_open=True)
+    if ds.get("kind") != "synthetic":
+        return
+    _number("dataset.n_samples", ds.n_samples, int, 1, float("inf"))
+    _number("dataset.n_features", ds.n_features, int, 1, float("inf"))
+    n_classes = ds.get("n_classes", 2)
+    _number("dataset.n_classes", n_classes, int, 2, float("inf"))
+    weights = ds.get("weights")
+    if weights is not None:
+        w = list(weights)
+        if len(w) not in (n_classes, n_classes - 1) or any(not isinstance(x, (int, float)) or x < 0 for x in w):
+            raise UserError(
+                f"dataset.weights={w}: must be {n_classes} (or {n_classes - 1}) non-negative class proportions"
+            )
+        if sum(w) > 1 + 1e-9 or (len(w) == n_classes and abs(sum(w) - 1) > 1e-6):
+            raise UserError(f"dataset.weights={w}: class proportions must sum to 1 (they sum to {sum(w):g})")
+    _number("dataset.flip_y", ds.get("flip_y", 0.0), float, 0, 1)
+
+
+def against_data(cfg: DictConfig, split: Split, sampler: Any, model: Any) -> None:
+    """Checks that need the data: enough minority samples for SMOTE, solvers that fit the task."""
+    if not split.binary and cfg.optimized_metric in PROBA_METRICS[1:]:
+        raise UserError(
+            f"optimized_metric={cfg.optimized_metric}: only defined for binary data; "
+            f"this dataset has {split.n_classes} classes"
+        )
+    if split.y_train.nunique() < 2:
+        raise UserError("dataset: the training split has a single class; use more samples or other weights")
+    if not split.binary and getattr(model, "solver", None) == "liblinear":
+        raise UserError(
+            f"model.solver=liblinear: refuses multiclass data ({split.n_classes} classes); "
+            "use model.solver=lbfgs (the default of model=logreg)"
+        )
+    smote = _smote_of(sampler)
+    if smote is not None:
+        k = getattr(smote, "k_neighbors", 5)
+        k = k if isinstance(k, int) else getattr(k, "n_neighbors", 5)
+        smallest = int(split.y_train.value_counts().min())
+        if smallest <= k:
+            raise UserError(
+                f"sampler={type(sampler).__name__}: the smallest class has {smallest} training samples, "
+                f"SMOTE needs more than k_neighbors={k}; use more data, other dataset.weights or sampler=none"
+            )
+
+
+def _smote_of(sampler: Any) -> Any:
+    """The SMOTE inside a sampler (SMOTETomek builds its own when none is given)."""
+    if sampler is None:
+        return None
+    name = type(sampler).__name__
+    if name.startswith("SMOTE") and hasattr(sampler, "smote"):
+        if sampler.smote is not None:
+            return sampler.smote
+        from imblearn.over_sampling import SMOTE
+
+        return SMOTE()
+    if hasattr(sampler, "k_neighbors"):
+        return sampler
+    return None
