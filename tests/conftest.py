@@ -26,11 +26,15 @@ def store_uri(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def client(store_uri: str):
+def client(store_uri: str, monkeypatch: pytest.MonkeyPatch):
+    """A client on the temp store, which is also this process's tracking URI for the test."""
     import mlflow
 
     (Path(store_uri.replace("sqlite:///", ""))).parent.mkdir(parents=True, exist_ok=True)
-    return mlflow.MlflowClient(store_uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
+    mlflow.set_tracking_uri(store_uri)
+    yield mlflow.MlflowClient(store_uri)
+    mlflow.set_tracking_uri(None)
 
 
 @pytest.fixture
