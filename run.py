@@ -4,10 +4,15 @@
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import hydra
 from omegaconf import DictConfig
+
+# Whether the user asked for Hydra's full tracebacks; run.py sets HYDRA_FULL_ERROR itself so that
+# Hydra raises its errors and main() can print them as one line.
+_FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -19,15 +24,21 @@ def task(cfg: DictConfig) -> float:
     try:
         return job.run(cfg)
     except UserError as e:
+        if _FULL_ERROR:
+            raise
         sys.exit(f"error: {e}")
 
 
 def main() -> None:
     """Run Hydra, then close the sweep (if one started) whatever way Hydra ended."""
-    from runner import config, sweep
-    from runner.errors import Terminated
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from runner import config, hydra_errors, sweep
+    from runner.errors import Terminated, UserError
 
     config.register()
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises; a bad override is printed below as one line
     try:
         task()
     except (KeyboardInterrupt, Terminated):
@@ -37,6 +48,13 @@ def main() -> None:
     except SystemExit as e:
         code = sweep.close() if sweep.current() else 0
         sys.exit(e.code if e.code not in (0, None) else code)
+    except (HydraException, OmegaConfBaseException, UserError) as e:
+        code = sweep.close() if sweep.current() else 1
+        if _FULL_ERROR:
+            raise
+        message = str(e) if isinstance(e, UserError) else hydra_errors.one_line(e)
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(code or 1)
     code = sweep.close() if sweep.current() else 0
     sys.exit(code)
 

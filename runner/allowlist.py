@@ -7,9 +7,9 @@ anything is built.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from runner.errors import UserError
 
@@ -18,9 +18,8 @@ ALLOWED_MODULES = ("sklearn", "xgboost", "imblearn", "runner")
 
 def targets(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     """Every (dotted key, value) of a `_target_` below `node`."""
-    if isinstance(node, (dict, DictConfig)):
-        items = node.items_ex(resolve=False) if isinstance(node, DictConfig) else node.items()
-        for key, value in items:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
             here = f"{path}.{key}" if path else str(key)
             if key == "_target_":
                 yield here, value
@@ -37,6 +36,7 @@ def check_target(key: str, target: Any) -> None:
         return
     name = str(target)
     allowed = ", ".join(f"{m}.*" for m in ALLOWED_MODULES)
+    # The prefix is checked BEFORE anything is imported: importing a module can run its code.
     if name.split(".", 1)[0] not in ALLOWED_MODULES:
         raise UserError(f"{key}={name}: not allowed; only estimators and samplers from {allowed} may be built")
     from hydra.utils import get_class
@@ -51,6 +51,25 @@ def check_target(key: str, target: Any) -> None:
 
 
 def check(node: Any, path: str = "") -> None:
-    """Check every `_target_` below `node` (a model or sampler config, or a whole job config)."""
+    """Check every `_target_` below `node` (a model or sampler config, or a whole job config).
+
+    Interpolations are resolved first, since Hydra builds resolved values; if they cannot be
+    resolved, the raw values are checked (an unresolved `${...}` target is refused).
+    """
+    if isinstance(node, (DictConfig, ListConfig)):
+        try:
+            node = OmegaConf.to_container(node, resolve=True)
+        except Exception:
+            node = OmegaConf.to_container(node, resolve=False)
     for key, target in targets(node, path):
         check_target(key, target)
+
+
+def check_config(cfg: Any) -> None:
+    """Refuse a whole job config that names anything outside the allow-list, at any depth.
+
+    The one check every command that instantiates from a config runs first: a config composed
+    from the shell, or one read back from the store (`resolved_config.yaml` of an earlier run,
+    e.g. for a re-run). Raises `UserError` naming the key; nothing is imported for a refused name.
+    """
+    check(cfg)

@@ -69,6 +69,13 @@ def threads_per_job() -> int:
     return max(1, cpu_count() // concurrent_jobs())
 
 
+def file_stem(path: Any) -> str:
+    """`examples/churn.csv` -> `churn`: a user file's dataset name (experiment and registry name)."""
+    from pathlib import PurePath
+
+    return PurePath(str(path)).stem or "csv"
+
+
 def register() -> None:
     """Store the schema in Hydra's ConfigStore and register the `runner.*` resolvers (idempotent)."""
     from hydra.core.config_store import ConfigStore
@@ -76,3 +83,5 @@ def register() -> None:
     ConfigStore.instance().store(name="base_config", node=Config)
     if not OmegaConf.has_resolver("runner.threads"):
         OmegaConf.register_new_resolver("runner.threads", threads_per_job)
+    if not OmegaConf.has_resolver("runner.stem"):
+        OmegaConf.register_new_resolver("runner.stem", file_stem)

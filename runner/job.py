@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from runner import data, identity, pipeline, store, tracking, validate
+from runner import data, features, identity, labels, pipeline, store, tracking, validate
 from runner.errors import JobFailed, UserError
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,9 @@ def plan(cfg: DictConfig, info: dict[str, Any]) -> Job:
     validate.config(cfg)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     split = data.load_split(cfg.dataset)
-    pipe = pipeline.build(cfg)
-    validate.against_data(cfg, split, pipe.named_steps["sampler"] if pipe.named_steps["sampler"] != "passthrough" else None, pipe.named_steps["model"])
+    pipe = pipeline.build(cfg, features.step(split.X_train, by_name=cfg.dataset.kind == "csv"), split.classes)
+    model = pipe.named_steps["model"]
+    validate.against_data(cfg, split, pipe.named_steps["sampler"] if pipe.named_steps["sampler"] != "passthrough" else None, model.estimator if isinstance(model, labels.LabelEncoded) else model)
     chosen = choices(cfg, info)
     git = identity.git_state()
     ident = identity.config_identity(resolved, split.digest)

@@ -66,11 +66,15 @@ def _validate_params(estimator: Any, key: str, node: DictConfig) -> None:
         raise UserError(f"{key}.{param}={node.get(param)!r}: {msg}") from None
 
 
-def build(cfg: DictConfig, features: Any = "passthrough") -> Any:
-    """The full, unfitted pipeline for a job."""
+def build(cfg: DictConfig, features: Any = "passthrough", classes: Any = None) -> Any:
+    """The full, unfitted pipeline for a job (`classes`: the data's labels, when known)."""
     from imblearn.pipeline import Pipeline
+
+    from runner import labels
 
     sampler = build_sampler(cfg)
     model = build_estimator(cfg)
+    if classes is not None:
+        model = labels.wrap(model, classes)
     return Pipeline([("features", features), ("sampler", sampler or "passthrough"), ("model", model)])
 

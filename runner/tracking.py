@@ -183,21 +183,24 @@ def pip_requirements(packages: tuple[str, ...] = REQUIREMENTS) -> list[str]:
 
 
 def signature_of(X: Any, classes: Any) -> Any:
-    """An explicit signature: one double column per feature (or string for text), label out."""
+    """An explicit signature: each column's own type (integer columns stay `long`, since MLflow
+    refuses integers against `double`; text columns are `string`), and the label type out."""
     import numpy as np
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
     def col_type(dtype: Any) -> str:
-        if np.issubdtype(dtype, np.bool_):
+        dtype = np.dtype(dtype) if not hasattr(dtype, "kind") else dtype
+        if dtype.kind == "b":
             return "boolean"
-        if np.issubdtype(dtype, np.number):
+        if dtype.kind in "iu":
+            return "long"
+        if dtype.kind == "f":
             return "double"
         return "string"
 
     inputs = Schema([ColSpec(col_type(dt), str(c)) for c, dt in X.dtypes.items()])
-    out_type = "long" if np.issubdtype(np.asarray(classes).dtype, np.integer) else "string"
-    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec(out_type)]))
+    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec(col_type(np.asarray(classes).dtype))]))
 
 
 def log_model(pipeline: Any, X: Any, classes: Any, tmp: Optional[Path] = None) -> Any:

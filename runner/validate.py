@@ -8,6 +8,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from runner import allowlist
 from runner.data import Split
 from runner.errors import UserError
 from runner.evaluate import MAIN_METRICS, PROBA_METRICS
@@ -16,7 +17,8 @@ REGISTER_CHOICES = (True, False, "best")
 
 
 def config(cfg: DictConfig) -> None:
-    """Checks that need no data: top-level choices and dataset parameters."""
+    """Checks that need no data: what may be built, top-level choices and dataset parameters."""
+    allowlist.check_config(cfg)
     if cfg.optimized_metric not in MAIN_METRICS:
         raise UserError(f"optimized_metric={cfg.optimized_metric!r}: allowed: {', '.join(MAIN_METRICS)}")
     if cfg.registry.register not in REGISTER_CHOICES:
@@ -39,6 +41,9 @@ def _number(key: str, value: Any, kind: type, low: float, high: float, *, low_op
 
 def dataset(ds: DictConfig) -> None:
     """Dataset parameters the generators would accept but that make no sense, or fail obscurely."""
+    from runner import data
+
+    data.require(ds)
     _number("dataset.test_size", ds.get("test_size"), float, 0, 1, low_open=True, high_open=True)
     if ds.get("kind") != "synthetic":
         return
@@ -55,7 +60,43 @@ def dataset(ds: DictConfig) -> None:
             )
         if sum(w) > 1 + 1e-9 or (len(w) == n_classes and abs(sum(w) - 1) > 1e-6):
             raise UserError(f"dataset.weights={w}: class proportions must sum to 1 (they sum to {sum(w):g})")
+    full = _class_weights(weights, n_classes)
+    if min(full) <= 0:
+        empty = [i for i, x in enumerate(full) if x <= 0]
+        raise UserError(
+            f"dataset.weights={list(weights)}: class {empty[0]} would get no rows (a single-class dataset); "
+            "every class needs a proportion > 0"
+        )
+    least = minimum_samples(full, ds.get("test_size"))
+    if ds.n_samples < least:
+        raise UserError(
+            f"dataset.n_samples={ds.n_samples}: too small to split and stratify; with weights "
+            f"{[round(x, 4) for x in full]} and test_size={ds.get('test_size')} it must be at least {least} "
+            "(every class needs 2 rows, each split one row per class)"
+        )
     _number("dataset.flip_y", ds.get("flip_y", 0.0), float, 0, 1)
+
+
+def _class_weights(weights: Any, n_classes: int) -> list[float]:
+    """All class proportions, as make_classification completes them."""
+    if weights is None:
+        return [1.0 / n_classes] * n_classes
+    w = [float(x) for x in weights]
+    return w + [1.0 - sum(w)] if len(w) == n_classes - 1 else w
+
+
+def minimum_samples(weights: list[float], test_size: float, cap: int = 10_000_000) -> int:
+    """The fewest rows for which every class gets 2 rows and both splits one row per class."""
+    import math
+
+    k = len(weights)
+    n = max(2 * k, math.ceil(2 / min(weights)) if min(weights) > 0 else cap)
+    while n < cap:
+        test = math.ceil(test_size * n)
+        if all(int(n * w) >= 2 for w in weights) and test >= k and n - test >= k:
+            return n
+        n += 1
+    return cap
 
 
 def against_data(cfg: DictConfig, split: Split, sampler: Any, model: Any) -> None:
@@ -79,7 +120,7 @@ def against_data(cfg: DictConfig, split: Split, sampler: Any, model: Any) -> Non
         smallest = int(split.y_train.value_counts().min())
         if smallest <= k:
             raise UserError(
-                f"sampler={type(sampler).__name__}: the smallest class has {smallest} training samples, "
+                f"sampler ({type(sampler).__name__}): the smallest class has {smallest} training rows; "
                 f"SMOTE needs more than k_neighbors={k}; use more data, other dataset.weights or sampler=none"
             )
 
