@@ -42,7 +42,8 @@ def hydra_info(cfg: DictConfig) -> dict[str, Any]:
     if not HydraConfig.initialized():
         return {"choices": {}, "num": None, "output_dir": None, "overrides": [], "multirun": False}
     hc = HydraConfig.get()
-    overrides = [o for o in hc.overrides.task if not o.lstrip("+~").startswith("mlflow.parent_run_id")
+    overrides = [tracking.redact_text(o) for o in hc.overrides.task
+                 if not o.lstrip("+~").startswith("mlflow.parent_run_id")
                  and not o.lstrip("+~").startswith("mlflow.tracking_uri")]
     from hydra.types import RunMode
 
@@ -114,11 +115,10 @@ def find_finished(client: Any, experiment_id: str, ident: str) -> Optional[Any]:
 
 def run(cfg: DictConfig) -> float:
     """Run one job and return its `optimized_metric` (reused from an identical run when one exists)."""
-    import mlflow
-
     start = time.time()
     info = hydra_info(cfg)
     uri = store.resolve_uri(cfg.mlflow.tracking_uri)
+    store.check_reachable(uri)  # seconds, not minutes of MLflow's retries, for a server that is down
     try:
         job = plan(cfg, info)
     except UserError as e:
@@ -126,6 +126,8 @@ def run(cfg: DictConfig) -> float:
             raise
         record_invalid(cfg, info, uri, e, start)
         raise JobFailed(f"job {info['num']} ({' '.join(info['overrides'])}): {e}") from e
+
+    import mlflow  # after validation: a mistake costs no MLflow import
 
     mlflow.set_tracking_uri(uri)
     client = mlflow.MlflowClient(uri)

@@ -81,11 +81,46 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "experiment"
 
 
+HEALTH_TIMEOUT = 5.0  # seconds to open a connection to a tracking server
+_reachable: set[str] = set()
+
+
+def check_reachable(uri: str, timeout: float = HEALTH_TIMEOUT) -> None:
+    """Fail fast, in one line, when a tracking server cannot be reached.
+
+    MLflow retries an unreachable server with backoff for minutes; one GET <uri>/health with a short
+    timeout first says so in seconds. Any HTTP answer counts as reachable, and a server that
+    accepts the connection but answers slowly is left to MLflow's own (unchanged) retries.
+    """
+    if not uri.startswith(("http://", "https://")) or uri in _reachable:
+        return
+    import urllib.error
+    import urllib.request
+
+    from runner.errors import UserError
+    from runner.tracking import redact_text
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            pass
+    except urllib.error.HTTPError:
+        pass  # it answered: MLflow reports anything else itself
+    except urllib.error.URLError as e:
+        raise UserError(
+            f"tracking server {redact_text(uri)} is unreachable ({e.reason}); start it, or point "
+            "MLFLOW_TRACKING_URI / mlflow.tracking_uri at a running server"
+        ) from None
+    except (TimeoutError, OSError) as e:  # connected, but slow to answer: MLflow's retries handle it
+        log.warning("tracking server %s is slow to answer /health (%s); going on", redact_text(uri), e)
+    _reachable.add(uri)
+
+
 def prepare(uri: str, experiment_name: str) -> str:
     """Create the store's schema and the experiment if needed (under the lock); return its id."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
+    check_reachable(uri)
     with store_lock(uri):
         client = mlflow.MlflowClient(uri)
         exp = client.get_experiment_by_name(experiment_name)

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, open_dict, read_write
 
-from runner import store
+from runner import store, tracking
 from runner.errors import Terminated
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def start(config: DictConfig) -> Sweep:
     uri = store.resolve_uri(config.mlflow.tracking_uri)
     experiment_id = store.prepare(uri, config.mlflow.experiment_name)
     folder = Path(config.hydra.sweep.dir).resolve()
-    overrides = [str(o) for o in config.hydra.overrides.task]
+    overrides = [tracking.redact_text(str(o)) for o in config.hydra.overrides.task]
     client = mlflow.MlflowClient(uri)
     parent = client.create_run(
         experiment_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import signal
 import tempfile
 import threading
@@ -59,6 +60,19 @@ def redact(key: str, value: Any) -> Any:
                 host = f"{host}:{parts.port}"
             return urlunsplit(parts._replace(netloc=f"{REDACTED}@{host}"))
     return value
+
+
+# `\?`: Hydra escapes `:` in the overrides it records (`postgresql\://alice\:pw@host`)
+_URI_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*\\?://)[^/@\s]+@")
+_SECRET_ASSIGNMENT = re.compile(
+    r"""([\w.+~-]*(?:%s)[\w.-]*=)('[^']*'|"[^"]*"|\S+)""" % "|".join(SECRET_WORDS), re.IGNORECASE
+)
+
+
+def redact_text(text: str) -> str:
+    """Hide secrets in free text (an override, a failure message): `x.api_token=...` and URI credentials."""
+    text = _URI_CREDENTIALS.sub(lambda m: f"{m.group(1)}{REDACTED}@", str(text))
+    return _SECRET_ASSIGNMENT.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
 
 
 def params_of(resolved: Mapping[str, Any]) -> dict[str, str]:
@@ -138,8 +152,8 @@ def one_line(e: BaseException) -> str:
 def close_failed(client: Any, run_id: str, e: BaseException) -> None:
     """Record why a run failed: reason tag and the traceback artifact."""
     try:
-        client.set_tag(run_id, REASON_TAG, one_line(e))
-        client.log_text(run_id, "".join(traceback.format_exception(e)), "failure/traceback.txt")
+        client.set_tag(run_id, REASON_TAG, redact_text(one_line(e)))
+        client.log_text(run_id, redact_text("".join(traceback.format_exception(e))), "failure/traceback.txt")
     except Exception:  # the store itself may be what failed; the status still matters most
         log.warning("could not record the failure of run %s", run_id, exc_info=True)
 
