@@ -29,13 +29,24 @@ def task(cfg: DictConfig) -> float:
         sys.exit(f"error: {e}")
 
 
+def _fail_parent(current, reason: str) -> None:  # noqa: ANN001 - a runner.sweep.Sweep
+    """The sweep stopped outside any job (Hydra could not compose a sweep value): say so on the parent."""
+    import mlflow
+
+    from runner import tracking
+
+    client = mlflow.MlflowClient(current.uri)
+    client.set_tag(current.parent_run_id, tracking.REASON_TAG, tracking.redact_text(reason))
+    client.set_terminated(current.parent_run_id, "FAILED")
+
+
 def main() -> None:
     """Run Hydra, then close the sweep (if one started) whatever way Hydra ended."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     from runner import config, hydra_errors, sweep
-    from runner.errors import Terminated, UserError
+    from runner.errors import JobFailed, Terminated, UserError
 
     config.register()
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises; a bad override is printed below as one line
@@ -49,12 +60,16 @@ def main() -> None:
         code = sweep.close() if sweep.current() else 0
         sys.exit(e.code if e.code not in (0, None) else code)
     except (HydraException, OmegaConfBaseException, UserError) as e:
-        code = sweep.close() if sweep.current() else 1
+        message = str(e) if isinstance(e, UserError) else hydra_errors.one_line(e)
+        code = 1
+        if sweep.current():  # e.g. a sweep value Hydra cannot compose: the parent run says why
+            code = sweep.close() or 1
+            if not isinstance(e, JobFailed):
+                _fail_parent(sweep.current(), message)
         if _FULL_ERROR:
             raise
-        message = str(e) if isinstance(e, UserError) else hydra_errors.one_line(e)
         print(f"error: {message}", file=sys.stderr)
-        sys.exit(code or 1)
+        sys.exit(code)
     code = sweep.close() if sweep.current() else 0
     sys.exit(code)
 
