@@ -198,7 +198,9 @@ def read_batch(path: Path, ref: Mapping[str, Any], target: Optional[str], min_ro
         if values.isna().any() and not spec.get("missing"):
             raise UserError(f"--input {path}: column {col} has {int(values.isna().sum())} empty values; "
                             "the model was trained without missing values")
-        X[col] = values.astype(float)
+        integral = str(spec.get("dtype", "")).startswith(("int", "uint")) and values.notna().all() \
+            and bool((values % 1 == 0).all())
+        X[col] = values.astype(spec["dtype"] if integral else float)  # the training column's type when it fits
     y = None
     if target:
         y = _labels(df[target], ref["target"]["classes"], path, target)
@@ -462,7 +464,7 @@ def _option(group: str, node: Mapping[str, Any], hint: str) -> str:
 
 
 def retrain_command(resolved: Mapping[str, Any], tags: Mapping[str, str], name: str, data_path: Path,
-                    target: Optional[str]) -> str:
+                    target: Optional[str], ignored: Sequence[str] = ()) -> str:
     """`python run.py dataset=csv ...` that trains the champion's exact model and sampler on the batch.
 
     The group choices are found by `_target_`; every model/sampler value that differs from that
@@ -484,6 +486,8 @@ def retrain_command(resolved: Mapping[str, Any], tags: Mapping[str, str], name: 
     base = OmegaConf.to_container(base, resolve=True)
     args = ["dataset=csv", f"dataset.path={data_path.resolve()}", f"dataset.target={target or '<label column>'}",
             f"model={model}", f"sampler={sampler}"]
+    if ignored:  # columns the champion does not use stay out of the challenger too
+        args.insert(3, f"dataset.drop={_override_value(list(ignored))}")
     for group in ("model", "sampler"):
         have, default = resolved[group] or {}, base[group] or {}
         for key, value in have.items():
@@ -594,7 +598,7 @@ def check(args: argparse.Namespace) -> int:
     command = None
     if result.status != "ok":
         resolved = _resolved_config(client, champion.run_id)
-        command = retrain_command(resolved, champion.run.data.tags, champion.name, args.input, args.target)
+        command = retrain_command(resolved, champion.run.data.tags, champion.name, args.input, args.target, ignored)
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     folder = args.output or Path("outputs") / "monitoring" / f"{champion.name}-v{champion.version}-{stamp}"
     files = write_report(folder, result, champion, ref, X, args.input.resolve(), limits, command)

@@ -31,20 +31,20 @@ EPS = 1e-4       # floor for an empty bin's share in the PSI
 
 
 def _num(v: float) -> float | None:
-    """A compact JSON number (9 significant digits), None for NaN."""
+    """A compact JSON number (8 significant digits), None for NaN."""
     v = float(v)
-    return None if not np.isfinite(v) else float(f"{v:.9g}")
+    return None if not np.isfinite(v) else float(f"{v:.8g}")
 
 
 def numeric_summary(values: Any) -> dict[str, Any]:
     """Quantile sketch, decile histogram and moments of one numeric column."""
     x = np.asarray(values, dtype=float)
     missing = float(np.isnan(x).mean()) if len(x) else 0.0
-    x = x[~np.isnan(x)]
+    x = np.sort(x[~np.isnan(x)])  # one sort, then every quantile by interpolation (numpy's 'linear')
     if len(x) == 0:
         return {"kind": "numeric", "n": 0, "missing": missing}
     probs = (np.arange(QUANTILES) + 0.5) / QUANTILES
-    edges = np.unique(np.quantile(x, np.arange(1, BINS) / BINS))
+    edges = np.unique(sorted_quantiles(x, np.arange(1, BINS) / BINS))
     return {
         "kind": "numeric",
         "n": int(len(x)),
@@ -53,10 +53,18 @@ def numeric_summary(values: Any) -> dict[str, Any]:
         "std": _num(x.std()),
         "min": _num(x.min()),
         "max": _num(x.max()),
-        "quantiles": [_num(q) for q in np.quantile(x, probs)],
+        "quantiles": [_num(q) for q in sorted_quantiles(x, probs)],
         "edges": [_num(e) for e in edges],
         "fractions": [_num(f) for f in bin_fractions(x, edges)],
     }
+
+
+def sorted_quantiles(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """np.quantile(x, probs) for an already sorted `x` (partitioning for 200 quantiles costs far more)."""
+    pos = probs * (len(x) - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, len(x) - 1)
+    return x[lo] + (x[hi] - x[lo]) * (pos - lo)
 
 
 def categorical_summary(values: Any) -> dict[str, Any]:

@@ -206,6 +206,8 @@ def test_retrain_command_recreates_an_experiment_variant(tmp_path) -> None:
     assert args[:5] == ["dataset=csv", f"dataset.path={tmp_path / 'new.csv'}", "dataset.target=label",
                         "model=logreg", "sampler=none"]
     assert "model.solver=liblinear" in args and "+model.tol=0.001" in args and "seed=5" in args
+    with_id = monitor.retrain_command(resolved, tags, NAME, tmp_path / "new.csv", "label", ["id", "region"])
+    assert "'dataset.drop=[id,region]'" in with_id  # columns the champion ignores stay out of the retrain
     # the overrides (without the csv dataset, which this test does not need) compose the same model
     again = compose([a for a in args if not a.startswith(("dataset", "registry"))])
     assert OmegaConf.to_container(again.model, resolve=True) == resolved["model"]
