@@ -333,15 +333,16 @@ def metric_rows(result: Result) -> list[list[str]]:
 
 def print_tables(result: Result, title: str, limits: Mapping[str, Any]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(width=max(110, Console().width))
-    table = Table(title=title, caption=f"flagged: PSI >= {limits['psi']} or (KS p < {limits['ks_pvalue']} "
+    table = Table(title=escape(title), caption=f"flagged: PSI >= {limits['psi']} or (KS p < {limits['ks_pvalue']} "
                   f"and KS stat >= {limits['ks_statistic']})")
     for h in DRIFT_HEAD:
         table.add_column(h, justify="left" if h in ("column", "role", "flag") else "right")
     for d, row in zip(result.drift, drift_rows(result)):
-        table.add_row(*row, style="bold red" if d.flagged else None)
+        table.add_row(*map(escape, row), style="bold red" if d.flagged else None)  # "proba[yes]" is no markup
     console.print(table)
     if result.metrics:
         mt = Table(title="metrics on the labelled batch", caption=f"* watched: degraded when it drops more than {limits['max_drop']}")
