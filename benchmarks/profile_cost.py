@@ -75,6 +75,24 @@ def ks_accuracy() -> None:
     print(f"largest |D sketch - D full| = {worst:.4f} (sketch of {profile.QUANTILES} quantiles)")
 
 
+def psi_noise_calibration(trials: int = 2000) -> None:
+    """Under no drift, how often does PSI exceed runner.monitor's noise bound (it should be ~alpha)?"""
+    print(f"\npart 3: PSI of undrifted batches vs the noise bound at alpha=0.01 ({trials} trials each)")
+    print(f"{'train':>7} {'batch':>6} {'bound':>7} {'PSI p99':>8} {'exceed':>7} {'PSI>=0.2':>9}")
+    rng = np.random.default_rng(0)
+    for n, m in ((105, 45), (233, 100), (700, 300), (7000, 300), (7000, 3000)):
+        bound = monitor.psi_noise(profile.BINS, n, m, 0.01)
+        values = []
+        for _ in range(trials):
+            spec = profile.numeric_summary(rng.normal(size=n))
+            cur = profile.bin_fractions(rng.normal(size=m), spec["edges"])
+            values.append(monitor.psi(spec["fractions"], cur, n, m))
+        values = np.asarray(values)
+        print(f"{n:>7} {m:>6} {bound:>7.3f} {np.quantile(values, 0.99):>8.3f} {(values > bound).mean():>7.3f} "
+              f"{(values >= 0.2).mean():>9.3f}")
+
+
 if __name__ == "__main__":
     cost()
     ks_accuracy()
+    psi_noise_calibration()

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_ERROR, EXIT_FLAGGED = 0, 2, 3
 THRESHOLDS_FILE = Path(__file__).resolve().parent.parent / "conf" / "monitor.yaml"
-DEFAULTS: dict[str, Any] = {"psi": 0.2, "ks_pvalue": 0.01, "ks_statistic": 0.1, "max_drop": 0.1,
+DEFAULTS: dict[str, Any] = {"psi": 0.2, "pvalue": 0.01, "ks_statistic": 0.1, "max_drop": 0.1,
                             "metrics": None, "min_rows": 30, "worst": 3}
 TAG_PREFIX = "monitor."
 
@@ -44,11 +44,13 @@ class Drift:
     column: str
     role: str  # feature | prediction | label
     psi: float
+    psi_noise: float = math.nan  # the PSI sampling noise alone exceeds with probability `pvalue` (adjusted)
     ks_statistic: float = math.nan
     ks_pvalue: float = math.nan  # Bonferroni-adjusted
     ref_mean: float = math.nan
     cur_mean: float = math.nan
     flagged: bool = False
+    sizes: tuple = (0, 0, 0)  # (bins, reference rows, batch rows) for the PSI noise bound
 
 
 @dataclass
@@ -109,11 +111,21 @@ def thresholds(path: Path = THRESHOLDS_FILE, overrides: Sequence[str] = ()) -> d
         if not sep or key not in DEFAULTS:
             raise UserError(f"--set {item}: expected key=value with key one of {', '.join(DEFAULTS)}")
         out[key] = OmegaConf.from_dotlist([f"v={value}"]).v
-    for key in ("psi", "ks_pvalue", "ks_statistic", "max_drop", "min_rows", "worst"):
+    for key in ("psi", "pvalue", "ks_statistic", "max_drop", "min_rows", "worst"):
         if not isinstance(out[key], (int, float)) or isinstance(out[key], bool) or out[key] < 0:
             raise UserError(f"threshold {key}={out[key]!r}: must be a non-negative number")
-    if out["metrics"] is not None and isinstance(out["metrics"], str):
-        out["metrics"] = [m.strip() for m in out["metrics"].split(",") if m.strip()]
+    metrics = out["metrics"]
+    if isinstance(metrics, str):
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+    if metrics is not None:
+        metrics = [str(m) for m in (OmegaConf.to_container(metrics) if OmegaConf.is_config(metrics) else metrics)]
+        from runner.evaluate import MAIN_METRICS
+
+        unknown = [m for m in metrics if m not in MAIN_METRICS]
+        if unknown:
+            raise UserError(f"threshold metrics={metrics}: {', '.join(unknown)} unknown; allowed: {', '.join(MAIN_METRICS)}")
+    out["metrics"] = metrics
+    out["min_rows"], out["worst"] = int(out["min_rows"]), int(out["worst"])
     return out
 
 
@@ -226,12 +238,18 @@ def _labels(col: Any, classes: list, path: Path, target: str) -> Any:
 # ---------------------------------------------------------------- statistics
 
 
-def psi(ref_fractions: Sequence[float], cur_fractions: Sequence[float]) -> float:
-    """Population stability index: sum (cur - ref) * ln(cur / ref), empty bins floored at EPS."""
-    from runner.profile import EPS
+SMOOTHING = 0.5  # pseudo-count per bin (Jeffreys): an empty bin of a small batch is not a huge PSI
 
-    r = np.clip(np.asarray(ref_fractions, dtype=float), EPS, None)
-    c = np.clip(np.asarray(cur_fractions, dtype=float), EPS, None)
+
+def psi(ref_fractions: Sequence[float], cur_fractions: Sequence[float], n_ref: int, n_cur: int) -> float:
+    """Population stability index sum (cur - ref) * ln(cur / ref) on counts smoothed by SMOOTHING.
+
+    Smoothing instead of a tiny floor keeps PSI's noise close to its chi-square approximation,
+    which `psi_noise` relies on (measured in benchmarks/profile_cost.py).
+    """
+    r, c = np.asarray(ref_fractions, dtype=float), np.asarray(cur_fractions, dtype=float)
+    r = (r * n_ref + SMOOTHING) / (n_ref + SMOOTHING * len(r))
+    c = (c * n_cur + SMOOTHING) / (n_cur + SMOOTHING * len(c))
     return float(np.sum((c - r) * np.log(c / r)))
 
 
@@ -253,17 +271,50 @@ def numeric_drift(column: str, role: str, spec: Mapping[str, Any], values: Any) 
     x = x[~np.isnan(x)]
     cur = bin_fractions(x, spec["edges"])
     d, p = ks(spec, x)
-    return Drift(column, role, psi(spec["fractions"], cur), d, p, float(spec["mean"]), float(x.mean()))
+    out = Drift(column, role, psi(spec["fractions"], cur, int(spec["n"]), len(x)), ks_statistic=d, ks_pvalue=p,
+                ref_mean=float(spec["mean"]), cur_mean=float(x.mean()))
+    out.sizes = (len(cur), int(spec["n"]), len(x))
+    return out
 
 
 def categorical_drift(column: str, spec: Mapping[str, Any], values: Any) -> Drift:
     import pandas as pd
 
-    shares = pd.Series(values).astype("string").dropna().value_counts(normalize=True)
+    present = pd.Series(values).astype("string").dropna()
+    shares = present.value_counts(normalize=True)
     cats = list(spec["categories"])
     ref = [spec["categories"][c] for c in cats] + [spec["other"]]
     cur = [float(shares.get(c, 0.0)) for c in cats] + [float(shares[~shares.index.isin(cats)].sum())]
-    return Drift(column, "feature", psi(ref, cur))
+    out = Drift(column, "feature", psi(ref, cur, int(spec["n"]), len(present)))
+    out.sizes = (len(cur), int(spec["n"]), len(present))
+    return out
+
+
+def psi_noise(bins: int, n_ref: int, n_cur: int, alpha: float) -> float:
+    """The PSI that sampling noise alone exceeds with probability `alpha`.
+
+    For two samples of one distribution, PSI ~ (1/n_ref + 1/n_cur) * chi2(bins - 1) (it is close to
+    the chi-square distance); small batches make large PSIs by chance, so a PSI counts only beyond this.
+    """
+    from scipy import stats
+
+    if bins < 2 or n_ref < 1 or n_cur < 1:
+        return math.inf
+    return float(stats.chi2.isf(alpha, bins - 1) * (1 / n_ref + 1 / n_cur))
+
+
+def flag(drift: list[Drift], limits: Mapping[str, Any]) -> None:
+    """A column drifts when a shift is both large and significant (Bonferroni over the columns):
+    PSI >= psi beyond its noise bound, or KS statistic >= ks_statistic with its p-value < pvalue."""
+    alpha = limits["pvalue"] / max(1, len(drift))
+    tested = sum(not math.isnan(d.ks_pvalue) for d in drift)
+    for d in drift:
+        d.psi_noise = psi_noise(*d.sizes, alpha)
+        if not math.isnan(d.ks_pvalue):
+            d.ks_pvalue = min(1.0, d.ks_pvalue * tested)
+        by_ks = d.ks_pvalue < limits["pvalue"] and d.ks_statistic >= limits["ks_statistic"]
+        by_psi = d.psi >= limits["psi"] and d.psi > d.psi_noise
+        d.flagged = bool(by_psi or by_ks)
 
 
 def assess(ref: Mapping[str, Any], X: Any, y: Any, model: Any, logged: Mapping[str, float],
@@ -284,14 +335,12 @@ def assess(ref: Mapping[str, Any], X: Any, y: Any, model: Any, logged: Mapping[s
     if y is not None:
         shares = profile.class_shares(y, classes)
         ref_shares = [ref["target"]["shares"].get(str(c), 0.0) for c in classes]
-        drift.append(Drift(f"label ({y.name})", "label", psi(ref_shares, [shares[str(c)] for c in classes]),
-                           ref_mean=ref_shares[-1], cur_mean=shares[str(classes[-1])]))
-    tested = [d for d in drift if not math.isnan(d.ks_pvalue)]
-    for d in drift:
-        if not math.isnan(d.ks_pvalue):
-            d.ks_pvalue = min(1.0, d.ks_pvalue * len(tested))
-        ks_flag = d.ks_pvalue < limits["ks_pvalue"] and d.ks_statistic >= limits["ks_statistic"]
-        d.flagged = bool(d.psi >= limits["psi"] or ks_flag)
+        label = Drift(f"label ({y.name})", "label",
+                      psi(ref_shares, [shares[str(c)] for c in classes], int(ref["n_train"]), len(y)),
+                      ref_mean=ref_shares[-1], cur_mean=shares[str(classes[-1])])
+        label.sizes = (len(classes), int(ref["n_train"]), len(y))
+        drift.append(label)
+    flag(drift, limits)
     order = {"feature": 0, "prediction": 1, "label": 2}
     drift.sort(key=lambda d: (order[d.role], -d.psi))
     result = Result(drift, n_rows=len(X))
@@ -318,11 +367,11 @@ def _f(v: float, digits: int = 3) -> str:
 
 
 def drift_rows(result: Result) -> list[list[str]]:
-    return [[d.column, d.role, _f(d.psi), _f(d.ks_statistic), _f(d.ks_pvalue, 4), _f(d.ref_mean), _f(d.cur_mean),
-             "DRIFT" if d.flagged else ""] for d in result.drift]
+    return [[d.column, d.role, _f(d.psi), _f(d.psi_noise), _f(d.ks_statistic), _f(d.ks_pvalue, 4), _f(d.ref_mean),
+             _f(d.cur_mean), "DRIFT" if d.flagged else ""] for d in result.drift]
 
 
-DRIFT_HEAD = ["column", "role", "PSI", "KS stat", "KS p (adj.)", "ref mean", "batch mean", "flag"]
+DRIFT_HEAD = ["column", "role", "PSI", "PSI noise", "KS stat", "KS p (adj.)", "ref mean", "batch mean", "flag"]
 METRIC_HEAD = ["metric", "logged (evaluation)", "batch", "change", "flag"]
 
 
@@ -337,8 +386,8 @@ def print_tables(result: Result, title: str, limits: Mapping[str, Any]) -> None:
     from rich.table import Table
 
     console = Console(width=max(110, Console().width))
-    table = Table(title=escape(title), caption=f"flagged: PSI >= {limits['psi']} or (KS p < {limits['ks_pvalue']} "
-                  f"and KS stat >= {limits['ks_statistic']})")
+    table = Table(title=escape(title), caption=f"flagged: PSI >= {limits['psi']} beyond its sampling noise, or KS "
+                  f"stat >= {limits['ks_statistic']}, at p < {limits['pvalue']} (adjusted)")
     for h in DRIFT_HEAD:
         table.add_column(h, justify="left" if h in ("column", "role", "flag") else "right")
     for d, row in zip(result.drift, drift_rows(result)):

@@ -27,7 +27,6 @@ FORMAT = 1
 QUANTILES = 200  # quantile sketch size: KS statistic error about 1/QUANTILES
 BINS = 10        # PSI bins: the training deciles
 TOP_CATEGORIES = 20
-EPS = 1e-4       # floor for an empty bin's share in the PSI
 
 
 def _num(v: float) -> float | None:
