@@ -212,3 +212,27 @@ def test_retrain_command_recreates_an_experiment_variant(tmp_path) -> None:
     again = compose([a for a in args if not a.startswith(("dataset", "registry"))])
     assert OmegaConf.to_container(again.model, resolve=True) == resolved["model"]
     assert OmegaConf.to_container(again.sampler, resolve=True) == resolved["sampler"]
+
+
+def test_ks_from_the_sketch_matches_scipy_on_every_training_row() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    train = rng.lognormal(size=5000)
+    spec = profile.numeric_summary(train)
+    for shift in (0.0, 0.05, 0.3):
+        batch = rng.lognormal(size=800) + shift
+        full = stats.ks_2samp(train, batch, method="asymp")
+        d, p = monitor.ks(spec, batch)
+        assert abs(d - full.statistic) <= 1 / profile.QUANTILES
+        assert (p < 0.01) == (full.pvalue < 0.01)
+
+
+def test_psi_counts_only_beyond_its_sampling_noise() -> None:
+    limits = monitor.thresholds()
+    small = monitor.Drift("x", "feature", psi=0.45, sizes=(10, 105, 45))    # chance level for 45 rows
+    large = monitor.Drift("y", "feature", psi=0.45, sizes=(10, 7000, 3000))  # a real shift
+    tiny = monitor.Drift("z", "feature", psi=0.05, sizes=(10, 70000, 30000))  # significant but negligible
+    monitor.flag([small, large, tiny], limits)
+    assert (small.flagged, large.flagged, tiny.flagged) == (False, True, False)
+    assert small.psi_noise > 0.45 > large.psi_noise
