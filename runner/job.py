@@ -157,7 +157,7 @@ def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> f
     """Fit, evaluate, write the files, log everything and register if asked."""
     import mlflow
 
-    from runner import evaluate, plots, registry
+    from runner import evaluate, plots, profile, registry
 
     split, cfg = job.split, job.cfg
     t = time.perf_counter()
@@ -170,6 +170,7 @@ def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> f
         folder = Path(tmp)
         plots.write(ev, split.y_test, folder / "plots", job.name)
         (folder / "classification_report.txt").write_text(ev.report)
+        profile.write(folder, split.X_train, split.y_train, ev)  # reference for runner.monitor
         (folder / "resolved_config.yaml").write_text(
             OmegaConf.to_yaml(OmegaConf.create(tracking.redacted_config(job.resolved)))
         )
