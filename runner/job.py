@@ -115,6 +115,8 @@ def run(cfg: DictConfig) -> float:
     """Run one job and return its `optimized_metric` (reused from an identical run when one exists)."""
     import mlflow
 
+    from runner import promote
+
     start = time.time()
     info = hydra_info(cfg)
     uri = store.resolve_uri(cfg.mlflow.tracking_uri)
@@ -141,6 +143,8 @@ def run(cfg: DictConfig) -> float:
             if parent and info["num"] is not None:
                 client.set_tag(parent, f"runner.job.{info['num']}", run_id)
             value = train_and_log(client, run_id, job, info)
+        if not info["multirun"]:  # a sweep decides in its launching process (runner.sweep.close)
+            promote.after_run(client, uri, run_id, cfg.optimized_metric, cfg.registry.promote)
     except JobFailed:
         raise
     except Exception as e:
@@ -190,22 +194,18 @@ def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> f
 
 def version_tags(job: Job, run_id: str, metrics: dict[str, float]) -> dict[str, str]:
     """What a registered version says about itself."""
-    tags = {
-        "run_id": run_id,
-        "identity": job.identity,
-        "model": job.tags["runner.model"],
-        "sampler": job.tags["runner.sampler"],
-        "dataset": job.tags["runner.dataset"],
-        "data_digest": job.split.digest,
-        "git_commit": job.tags.get("runner.git_commit", ""),
-    }
-    tags.update({f"metric.{k}": f"{v:.6g}" for k, v in metrics.items()})
+    from runner import registry
+
+    tags = {v: job.tags[k] for k, v in registry.RUN_TAGS.items() if k in job.tags}
+    tags.update({"run_id": run_id, "identity": job.identity, "data_digest": job.split.digest,
+                 "git_commit": job.tags.get("runner.git_commit", "")})
+    tags.update({f"metric.{k}": repr(float(v)) for k, v in metrics.items()})
     return tags
 
 
 def reuse(client: Any, job: Job, previous: Any, parent: Optional[str], info: dict[str, Any]) -> float:
     """An identical FINISHED run exists: record it for the sweep and return its metric."""
-    from runner import registry
+    from runner import promote, registry
 
     run_id = previous.info.run_id
     log.info("%s: identical to FINISHED run %s (config, code and data); reusing it (rerun=true trains again)",
@@ -219,6 +219,9 @@ def reuse(client: Any, job: Job, previous: Any, parent: Optional[str], info: dic
         if model_uri:
             metrics = dict(previous.data.metrics)
             registry.register(client, model_uri, cfg.registry.name, run_id, version_tags(job, run_id, metrics))
+            if not info["multirun"]:
+                uri = store.resolve_uri(cfg.mlflow.tracking_uri)
+                promote.after_run(client, uri, run_id, cfg.optimized_metric, cfg.registry.promote)
     return float(previous.data.metrics.get(cfg.optimized_metric, float("nan")))
 
 
