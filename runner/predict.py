@@ -111,10 +111,8 @@ def read_chunks(path: Path, fmt: str, chunk_size: int) -> Iterator[Any]:
     import pandas as pd
 
     if fmt == "parquet":
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise UserError("reading Parquet needs pyarrow: pip install -e '.[parquet]'") from None
+        import pyarrow.parquet as pq
+
         try:
             source = pq.ParquetFile(path)
         except Exception as e:
