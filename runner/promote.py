@@ -180,7 +180,10 @@ def decide(client: Any, name: str, version: str, metric: str) -> Decision:
                             reason=f"the champion cannot be scored on its evaluation data ({one_line(e)})")
     else:
         theirs = champion[1].data.metrics.get(metric, math.nan)
-    if math.isnan(theirs) or score > theirs:
+    if math.isnan(theirs):
+        return Decision(name, version, "kept", metric, score, current, theirs, rescored,
+                        reason=f"the champion has no {metric} on this evaluation data to compare with")
+    if score > theirs:
         client.set_registered_model_alias(name, CHAMPION, version)
         return Decision(name, version, "promoted", metric, score, current, theirs, rescored)
     return Decision(name, version, "kept", metric, score, current, theirs, rescored)
