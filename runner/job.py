@@ -185,11 +185,16 @@ def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> f
     model_info = tracking.log_model(job.pipeline, split.X_train, ev.classes)
     client.set_tag(run_id, "runner.model_uri", model_info.model_uri)
 
-    if cfg.registry.register is True:
+    if registers_itself(cfg, info):
         registry.register(client, model_info.model_uri, cfg.registry.name, run_id, version_tags(job, run_id, metrics))
     value = metrics.get(cfg.optimized_metric, float("nan"))
     log.info("%s: %s=%.4f (fit %.2fs)", job.name, cfg.optimized_metric, value, fit_seconds)
     return float(value)
+
+
+def registers_itself(cfg: DictConfig, info: dict[str, Any]) -> bool:
+    """register=true always; register=best only outside a sweep (a single run is its own best job)."""
+    return cfg.registry.register is True or (cfg.registry.register == "best" and not info["multirun"])
 
 
 def version_tags(job: Job, run_id: str, metrics: dict[str, float]) -> dict[str, str]:
@@ -214,7 +219,7 @@ def reuse(client: Any, job: Job, previous: Any, parent: Optional[str], info: dic
         client.set_tag(parent, f"runner.job.{info['num']}", run_id)
         client.set_tag(parent, f"runner.reused.{info['num']}", run_id)
     cfg = job.cfg
-    if cfg.registry.register is True and registry.VERSION_TAG not in previous.data.tags:
+    if registers_itself(cfg, info) and registry.VERSION_TAG not in previous.data.tags:
         model_uri = previous.data.tags.get("runner.model_uri")
         if model_uri:
             metrics = dict(previous.data.metrics)

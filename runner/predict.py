@@ -291,8 +291,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     args = parse_args(argv)
     uri = store.resolve_uri(args.tracking_uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    mlflow.set_tracking_uri(uri)  # the registry follows it (models:/ URIs)
     try:
         db = store.sqlite_path(uri)
         if db is not None and not db.exists() and not Path(args.model).exists():
@@ -304,6 +304,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: no output written", file=sys.stderr)
         return 130
+    finally:
+        mlflow.set_tracking_uri(previous)  # main() may be called in-process
     print(f"wrote {rows} rows with predictions from {args.model} to {args.output}")
     return 0
 

@@ -77,6 +77,10 @@ def test_promote_false_turns_the_gate_off(store_uri, client, capsys) -> None:
     assert "promotion is off (registry.promote=false)" in capsys.readouterr().out
     train(store_uri, *BASE, "model=rf", "registry.promote=false")
     assert aliases(client, SYNTH) == {"challenger": "2"}
+    # gate on again (and register=best in a single run: the run is its own best job): first champion
+    train(store_uri, "registry.register=best", "dataset.n_samples=400", "model=xgb")
+    assert aliases(client, SYNTH) == {"challenger": "3", "champion": "3"}
+    assert vtags(client, SYNTH, "3")[promote.DECISION_TAG] == "first"
 
 
 def rescored_by_hand(name: str, version: str, challenger_overrides: list[str], metric: str) -> float:
