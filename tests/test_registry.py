@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -114,6 +115,9 @@ def test_gate_rescores_the_champion_on_other_evaluation_data_under_the_lock(stor
         assert aliases(client, SYNTH) == {"champion": "1", "challenger": "2"}
     worker.join(timeout=120)
     assert not worker.is_alive()
+    # the lock lives beside the SQLite file; for a server, a per-URI file on this machine
+    assert promote.lock_path(store_uri).parent == Path(store_uri.replace("sqlite:///", "")).parent
+    assert promote.lock_path("http://a:5000") != promote.lock_path("http://b:5000")
 
     t = vtags(client, SYNTH, "2")
     assert t["data_digest"] != vtags(client, SYNTH, "1")["data_digest"]
