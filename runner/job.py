@@ -115,6 +115,8 @@ def find_finished(client: Any, experiment_id: str, ident: str) -> Optional[Any]:
 
 def run(cfg: DictConfig) -> float:
     """Run one job and return its `optimized_metric` (reused from an identical run when one exists)."""
+    from runner import promote
+
     start = time.time()
     info = hydra_info(cfg)
     uri = store.resolve_uri(cfg.mlflow.tracking_uri)
@@ -144,6 +146,8 @@ def run(cfg: DictConfig) -> float:
             if parent and info["num"] is not None:
                 client.set_tag(parent, f"runner.job.{info['num']}", run_id)
             value = train_and_log(client, run_id, job, info)
+        if not info["multirun"]:  # a sweep decides in its launching process (runner.sweep.close)
+            promote.after_run(client, uri, run_id, cfg.optimized_metric, cfg.registry.promote)
     except JobFailed:
         raise
     except Exception as e:
@@ -185,31 +189,32 @@ def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> f
     model_info = tracking.log_model(job.pipeline, split.X_train, ev.classes)
     client.set_tag(run_id, "runner.model_uri", model_info.model_uri)
 
-    if cfg.registry.register is True:
+    if registers_itself(cfg, info):
         registry.register(client, model_info.model_uri, cfg.registry.name, run_id, version_tags(job, run_id, metrics))
     value = metrics.get(cfg.optimized_metric, float("nan"))
     log.info("%s: %s=%.4f (fit %.2fs)", job.name, cfg.optimized_metric, value, fit_seconds)
     return float(value)
 
 
+def registers_itself(cfg: DictConfig, info: dict[str, Any]) -> bool:
+    """register=true always; register=best only outside a sweep (a single run is its own best job)."""
+    return cfg.registry.register is True or (cfg.registry.register == "best" and not info["multirun"])
+
+
 def version_tags(job: Job, run_id: str, metrics: dict[str, float]) -> dict[str, str]:
     """What a registered version says about itself."""
-    tags = {
-        "run_id": run_id,
-        "identity": job.identity,
-        "model": job.tags["runner.model"],
-        "sampler": job.tags["runner.sampler"],
-        "dataset": job.tags["runner.dataset"],
-        "data_digest": job.split.digest,
-        "git_commit": job.tags.get("runner.git_commit", ""),
-    }
-    tags.update({f"metric.{k}": f"{v:.6g}" for k, v in metrics.items()})
+    from runner import registry
+
+    tags = {v: job.tags[k] for k, v in registry.RUN_TAGS.items() if k in job.tags}
+    tags.update({"run_id": run_id, "identity": job.identity, "data_digest": job.split.digest,
+                 "git_commit": job.tags.get("runner.git_commit", "")})
+    tags.update({f"metric.{k}": repr(float(v)) for k, v in metrics.items()})
     return tags
 
 
 def reuse(client: Any, job: Job, previous: Any, parent: Optional[str], info: dict[str, Any]) -> float:
     """An identical FINISHED run exists: record it for the sweep and return its metric."""
-    from runner import registry
+    from runner import promote, registry
 
     run_id = previous.info.run_id
     log.info("%s: identical to FINISHED run %s (config, code and data); reusing it (rerun=true trains again)",
@@ -218,11 +223,14 @@ def reuse(client: Any, job: Job, previous: Any, parent: Optional[str], info: dic
         client.set_tag(parent, f"runner.job.{info['num']}", run_id)
         client.set_tag(parent, f"runner.reused.{info['num']}", run_id)
     cfg = job.cfg
-    if cfg.registry.register is True and registry.VERSION_TAG not in previous.data.tags:
+    if registers_itself(cfg, info) and registry.VERSION_TAG not in previous.data.tags:
         model_uri = previous.data.tags.get("runner.model_uri")
         if model_uri:
             metrics = dict(previous.data.metrics)
             registry.register(client, model_uri, cfg.registry.name, run_id, version_tags(job, run_id, metrics))
+            if not info["multirun"]:
+                uri = store.resolve_uri(cfg.mlflow.tracking_uri)
+                promote.after_run(client, uri, run_id, cfg.optimized_metric, cfg.registry.promote)
     return float(previous.data.metrics.get(cfg.optimized_metric, float("nan")))
 
 

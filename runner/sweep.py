@@ -103,6 +103,8 @@ def close(interrupted: bool = False) -> int:
 
     if sweep.register == "best" and not interrupted:
         _register_best(client, sweep, rows)
+    if sweep.register in (True, "best") and not interrupted:
+        _promote(client, sweep, rows)
 
     failed = [r for r in rows if r.status in ("FAILED", "KILLED")]
     status = "KILLED" if interrupted else ("FAILED" if failed else "FINISHED")
@@ -130,7 +132,7 @@ def _kill_running_children(client: Any, sweep: Sweep) -> None:
 
 
 def _register_best(client: Any, sweep: Sweep, rows: list) -> None:
-    """registry.register=best: only the sweep's best finished job becomes a version."""
+    """registry.register=best: only the sweep's best finished job becomes a version (failed jobs skipped)."""
     from runner import registry
 
     best = next((r for r in rows if r.status == "FINISHED" and not math.isnan(r.metrics.get(sweep.metric, math.nan))), None)
@@ -140,10 +142,19 @@ def _register_best(client: Any, sweep: Sweep, rows: list) -> None:
     run = client.get_run(best.run_id)
     model_uri = run.data.tags.get("runner.model_uri")
     if model_uri and registry.VERSION_TAG not in run.data.tags:
-        tags = {"run_id": best.run_id, "identity": run.data.tags.get("runner.identity", ""),
-                "model": best.model, "sampler": best.sampler, "dataset": best.dataset,
-                "data_digest": run.data.tags.get("runner.data_digest", ""),
-                "git_commit": run.data.tags.get("runner.git_commit", "")}
-        tags.update({f"metric.{k}": f"{v:.6g}" for k, v in run.data.metrics.items()})
-        version = registry.register(client, model_uri, sweep.registry_name, best.run_id, tags)
+        version = registry.register(client, model_uri, sweep.registry_name, best.run_id, registry.tags_of_run(run))
         print(f"registered the best job #{best.job} ({best.label}) as {sweep.registry_name} version {version}")
+
+
+def _promote(client: Any, sweep: Sweep, rows: list) -> None:
+    """The promotion gate for this sweep's new versions, in version order, decided here (one process)."""
+    from runner import promote, registry
+
+    found = set()
+    for row in rows:
+        if row.status == "FINISHED":
+            name_version = registry.registered(client.get_run(row.run_id))
+            if name_version is not None:
+                found.add(name_version)
+    for name, version in sorted(found, key=lambda nv: (nv[0], int(nv[1]))):
+        promote.gate(client, sweep.uri, name, version, sweep.metric, sweep.promote)
