@@ -14,7 +14,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from runner import data, identity, pipeline, store, tracking, validate
-from runner.errors import JobFailed, UserError
+from runner.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,8 @@ def run(cfg: DictConfig) -> float:
     except UserError as e:
         if not info["multirun"]:
             raise
-        record_invalid(cfg, info, uri, e, start)
-        raise JobFailed(f"job {info['num']} ({' '.join(info['overrides'])}): {e}") from e
+        run_id = record_invalid(cfg, info, uri, e, start)
+        return failed(info, run_id, e)
 
     mlflow.set_tracking_uri(uri)
     client = mlflow.MlflowClient(uri)
@@ -135,19 +135,30 @@ def run(cfg: DictConfig) -> float:
     if previous is not None:
         return reuse(client, job, previous, parent, info)
 
+    run_id = None
     try:
         with tracking.job_run(client, experiment_id, job.name, job.tags, start) as active:
             run_id = active.info.run_id
             if parent and info["num"] is not None:
                 client.set_tag(parent, f"runner.job.{info['num']}", run_id)
             value = train_and_log(client, run_id, job, info)
-    except JobFailed:
-        raise
     except Exception as e:
-        if info["multirun"]:
-            raise JobFailed(f"job {info['num']} ({' '.join(info['overrides'])}): {tracking.one_line(e)}") from e
+        if info["multirun"] and run_id is not None:  # recorded FAILED: the sweep reports it
+            return failed(info, run_id, e)
         raise
     return value
+
+
+def failed(info: dict[str, Any], run_id: str, e: Exception) -> float:
+    """A sweep job that failed (its run already FAILED): one log line, and NaN for the sweeper.
+
+    It does not raise: Hydra would print its own error lines with the injected overrides and skip
+    `on_multirun_end`. The launching process reads the failure from MLflow (runner.sweep.close),
+    which prints the failure summary and sets the exit status.
+    """
+    log.error("job %s failed: %s (run %s, traceback in its artifacts: failure/traceback.txt)",
+              info["num"], tracking.one_line(e), run_id)
+    return float("nan")
 
 
 def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> float:
@@ -222,7 +233,7 @@ def reuse(client: Any, job: Job, previous: Any, parent: Optional[str], info: dic
     return float(previous.data.metrics.get(cfg.optimized_metric, float("nan")))
 
 
-def record_invalid(cfg: DictConfig, info: dict[str, Any], uri: str, e: Exception, start: float) -> None:
+def record_invalid(cfg: DictConfig, info: dict[str, Any], uri: str, e: Exception, start: float) -> str:
     """Inside a sweep, a job that fails validation still leaves a FAILED run with its reason."""
     import mlflow
 
@@ -244,3 +255,4 @@ def record_invalid(cfg: DictConfig, info: dict[str, Any], uri: str, e: Exception
     client.set_terminated(run.info.run_id, "FAILED")
     if parent and info["num"] is not None:
         client.set_tag(parent, f"runner.job.{info['num']}", run.info.run_id)
+    return run.info.run_id
