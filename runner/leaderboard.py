@@ -296,11 +296,9 @@ def write_chart(rows: list[Row], metric: str, path: Path, title: str) -> Path:
 
     common = common_overrides(rows)
     scored = [r for r in rows if r.metrics]
-    shown = [m for m in (metric, "roc_auc", "average_precision", "balanced_accuracy", "accuracy")
-             if any(m in r.metrics for r in scored)]
-    shown = list(dict.fromkeys(shown))
+    shown = [m for m in metric_columns(metric)[:5] if any(m in r.metrics for r in scored)]
     height = max(2.5, 0.45 * len(scored) * max(1, len(shown)) / 2 + 1.5)
-    fig, ax = plt.subplots(figsize=(9, height))
+    fig, ax = plt.subplots(figsize=(10, height))
     if scored:
         y = np.arange(len(scored))
         bar = 0.8 / len(shown)
@@ -313,7 +311,7 @@ def write_chart(rows: list[Row], metric: str, path: Path, title: str) -> Path:
         ax.set_yticks(y, labels, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlim(0, 1.12)
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     else:
         ax.text(0.5, 0.5, "no job finished", ha="center", va="center")
     not_scored = len(rows) - len(scored)
