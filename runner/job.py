@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -187,8 +188,10 @@ def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> f
     tracking.log_job(client, run_id, tracking.params_of(job.resolved), metrics, {})
     train = split.X_train.assign(**{data.TARGET: split.y_train.to_numpy()})
     test = split.X_test.assign(**{data.TARGET: split.y_test.to_numpy()})
-    mlflow.log_input(mlflow.data.from_pandas(train, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-train"), context="training")
-    mlflow.log_input(mlflow.data.from_pandas(test, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-test"), context="evaluation")
+    with warnings.catch_warnings():  # the dataset's schema hint about integer columns is noise on every job
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        mlflow.log_input(mlflow.data.from_pandas(train, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-train"), context="training")
+        mlflow.log_input(mlflow.data.from_pandas(test, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-test"), context="evaluation")
     model_info = tracking.log_model(job.pipeline, split.X_train, ev.classes)
     client.set_tag(run_id, "runner.model_uri", model_info.model_uri)
 
