@@ -53,9 +53,10 @@ def main() -> None:
     try:
         task()
     except (KeyboardInterrupt, Terminated):
-        code = sweep.close(interrupted=True) if sweep.current() else 130
+        if sweep.current():  # closes the runs, prints the leaderboard and how to resume
+            sys.exit(sweep.close(interrupted=True) or 130)
         print("interrupted", file=sys.stderr)
-        sys.exit(code or 130)
+        sys.exit(130)
     except SystemExit as e:
         code = sweep.close() if sweep.current() else 0
         sys.exit(e.code if e.code not in (0, None) else code)

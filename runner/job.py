@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -14,7 +15,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from runner import data, features, identity, labels, pipeline, store, tracking, validate
-from runner.errors import JobFailed, UserError
+from runner.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,8 @@ def run(cfg: DictConfig) -> float:
     except UserError as e:
         if not info["multirun"]:
             raise
-        record_invalid(cfg, info, uri, e, start)
-        raise JobFailed(f"job {info['num']} ({' '.join(info['overrides'])}): {e}") from e
+        run_id = record_invalid(cfg, info, uri, e, start)
+        return failed(info, run_id, e)
 
     import mlflow  # after validation: a mistake costs no MLflow import
 
@@ -140,6 +141,7 @@ def run(cfg: DictConfig) -> float:
     if previous is not None:
         return reuse(client, job, previous, parent, info)
 
+    run_id = None
     try:
         with tracking.job_run(client, experiment_id, job.name, job.tags, start) as active:
             run_id = active.info.run_id
@@ -148,13 +150,23 @@ def run(cfg: DictConfig) -> float:
             value = train_and_log(client, run_id, job, info)
         if not info["multirun"]:  # a sweep decides in its launching process (runner.sweep.close)
             promote.after_run(client, uri, run_id, cfg.optimized_metric, cfg.registry.promote)
-    except JobFailed:
-        raise
     except Exception as e:
-        if info["multirun"]:
-            raise JobFailed(f"job {info['num']} ({' '.join(info['overrides'])}): {tracking.one_line(e)}") from e
+        if info["multirun"] and run_id is not None:  # recorded FAILED: the sweep reports it
+            return failed(info, run_id, e)
         raise
     return value
+
+
+def failed(info: dict[str, Any], run_id: str, e: Exception) -> float:
+    """A sweep job that failed (its run already FAILED): one log line, and NaN for the sweeper.
+
+    It does not raise: Hydra would print its own error lines with the injected overrides and skip
+    `on_multirun_end`. The launching process reads the failure from MLflow (runner.sweep.close),
+    which prints the failure summary and sets the exit status.
+    """
+    log.error("job %s failed: %s (run %s, traceback in its artifacts: failure/traceback.txt)",
+              info["num"], tracking.one_line(e), run_id)
+    return float("nan")
 
 
 def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> float:
@@ -184,8 +196,10 @@ def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> f
     tracking.log_job(client, run_id, tracking.params_of(job.resolved), metrics, {})
     train = split.X_train.assign(**{data.TARGET: split.y_train.to_numpy()})
     test = split.X_test.assign(**{data.TARGET: split.y_test.to_numpy()})
-    mlflow.log_input(mlflow.data.from_pandas(train, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-train"), context="training")
-    mlflow.log_input(mlflow.data.from_pandas(test, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-test"), context="evaluation")
+    with warnings.catch_warnings():  # the dataset's schema hint about integer columns is noise on every job
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        mlflow.log_input(mlflow.data.from_pandas(train, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-train"), context="training")
+        mlflow.log_input(mlflow.data.from_pandas(test, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-test"), context="evaluation")
     model_info = tracking.log_model(job.pipeline, split.X_train, ev.classes)
     client.set_tag(run_id, "runner.model_uri", model_info.model_uri)
 
@@ -234,7 +248,7 @@ def reuse(client: Any, job: Job, previous: Any, parent: Optional[str], info: dic
     return float(previous.data.metrics.get(cfg.optimized_metric, float("nan")))
 
 
-def record_invalid(cfg: DictConfig, info: dict[str, Any], uri: str, e: Exception, start: float) -> None:
+def record_invalid(cfg: DictConfig, info: dict[str, Any], uri: str, e: Exception, start: float) -> str:
     """Inside a sweep, a job that fails validation still leaves a FAILED run with its reason."""
     import mlflow
 
@@ -256,3 +270,4 @@ def record_invalid(cfg: DictConfig, info: dict[str, Any], uri: str, e: Exception
     client.set_terminated(run.info.run_id, "FAILED")
     if parent and info["num"] is not None:
         client.set_tag(parent, f"runner.job.{info['num']}", run.info.run_id)
+    return run.info.run_id

@@ -48,6 +48,15 @@ def current() -> Optional[Sweep]:
     return _current
 
 
+def _quoted(value: str) -> str:
+    """A value as a Hydra override reads it back (URIs hold ':', '=', ',' and spaces)."""
+    import re
+
+    # In Hydra's quoted strings only backslashes that precede a quote need escaping.
+    escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
+    return "'" + re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped) + "'"
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise Terminated(f"signal {signum}")
 
@@ -70,9 +79,12 @@ def start(config: DictConfig) -> Sweep:
     )
     parent_id = parent.info.run_id
     client.log_param(parent_id, "overrides", " ".join(overrides)[:6000] or "(none)")
+    # Into hydra.overrides.hydra, which every launcher prepends to each job's own overrides
+    # (ConfigLoader.load_sweep_config): the jobs get them in their config, but the launcher's
+    # "#0 : model=rf ..." lines and the sweeper's job list show only what the user typed.
     with read_write(config.hydra), open_dict(config.hydra):
-        config.hydra.overrides.task.append(f"mlflow.parent_run_id={parent_id}")
-        config.hydra.overrides.task.append(f"mlflow.tracking_uri={uri}")
+        config.hydra.overrides.hydra.append(f"mlflow.parent_run_id={parent_id}")
+        config.hydra.overrides.hydra.append(f"mlflow.tracking_uri={_quoted(uri)}")
     _current = Sweep(uri, experiment_id, parent_id, folder, str(config.optimized_metric),
                      config.registry.register, str(config.registry.name), bool(config.registry.promote), overrides)
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -93,29 +105,32 @@ def close(interrupted: bool = False) -> int:
     client = mlflow.MlflowClient(sweep.uri)
     if interrupted:
         _kill_running_children(client, sweep)
-    parent = client.get_run(sweep.parent_run_id)
-    rows = leaderboard.sort(leaderboard.sweep_rows(client, parent), sweep.metric)
-    title = f"sweep {sweep.folder.parent.name}/{sweep.folder.name}: {len(rows)} jobs by {sweep.metric}"
-    leaderboard.print_table(rows, sweep.metric, title)
-    files = leaderboard.write_all(rows, sweep.metric, sweep.folder, title)
-    for path in files:
-        client.log_artifact(sweep.parent_run_id, str(path))
-
-    if sweep.register == "best" and not interrupted:
-        _register_best(client, sweep, rows)
-    if sweep.register in (True, "best") and not interrupted:
-        _promote(client, sweep, rows)
-
-    failed = [r for r in rows if r.status in ("FAILED", "KILLED")]
-    status = "KILLED" if interrupted else ("FAILED" if failed else "FINISHED")
-    client.set_terminated(sweep.parent_run_id, status)
+    status = "KILLED" if interrupted else "FAILED"  # unless the leaderboard below says otherwise
+    try:
+        parent = client.get_run(sweep.parent_run_id)
+        rows = leaderboard.sort(leaderboard.sweep_rows(client, parent), sweep.metric)
+        title = leaderboard.sweep_title(parent, len(rows), sweep.metric)
+        leaderboard.print_table(rows, sweep.metric, title)
+        files = leaderboard.write_all(rows, sweep.metric, sweep.folder, title)
+        for path in files:
+            client.log_artifact(sweep.parent_run_id, str(path))
+        if sweep.register == "best" and not interrupted:
+            _register_best(client, sweep, rows)
+        if sweep.register in (True, "best") and not interrupted:
+            _promote(client, sweep, rows)
+        summary = leaderboard.failure_summary(rows)
+        if not interrupted and not summary:
+            status = "FINISHED"
+    finally:  # never leave the parent RUNNING, even if the leaderboard itself failed
+        client.set_terminated(sweep.parent_run_id, status)
     print(f"files: {sweep.folder}/summary.csv, summary.md, comparison.png; parent run {sweep.parent_run_id}")
+    sys.stdout.flush()
     if interrupted:
-        print(f"sweep interrupted: {len(rows)} jobs recorded; run the same command again to resume", file=sys.stderr)
+        print(f"sweep interrupted: {len(rows)} jobs recorded; run the same command again to resume "
+              "(finished jobs are reused)", file=sys.stderr)
         sweep.exit_code = 130
-    elif failed:
-        reasons = "; ".join(f"job {r.job}: {r.reason or r.status}" for r in failed)
-        print(f"{len(failed)} of {len(rows)} jobs failed: {reasons}", file=sys.stderr)
+    elif summary:
+        print(summary, file=sys.stderr)
         sweep.exit_code = 1
     return sweep.exit_code
 
