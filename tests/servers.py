@@ -1,6 +1,7 @@
 """Real services for the scale-out tests: a fresh PostgreSQL database and a real `mlflow server`.
 
-Test modules import the fixtures they use (`from servers import postgres_db, tracking_server`).
+conftest.py imports the fixtures, so one server (session-scoped) serves every test that asks for it;
+tests keep apart by experiment and model names.
 PostgreSQL is expected on 127.0.0.1:5432 (trust auth); tests skip without it, but FAIL when
 RUNNER_REQUIRE_POSTGRES=1 (CI sets it).
 """
@@ -48,7 +49,7 @@ def _pg_connect(dbname: str = "postgres"):
     return conn
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres_db() -> Iterator[str]:
     """A uniquely named, empty PostgreSQL database (dropped afterwards); yields its SQLAlchemy URI."""
     name = f"runner_test_{uuid.uuid4().hex[:12]}"
@@ -110,7 +111,7 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tracking_server(postgres_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A real tracking server backed by a fresh PostgreSQL database: {"url", "artifacts"}."""
     artifacts = tmp_path_factory.mktemp("server") / "artifacts"
