@@ -7,7 +7,7 @@ Two scenarios, each swept once with Hydra's basic launcher (one job after anothe
 get all cores) and once with `launcher=local-parallel` (two loky workers, estimators get
 cores / 2 threads via ${runner.threads:}):
 
-- single-threaded: RandomForests pinned to one thread (fit-dominated) on 100k rows, 4 jobs;
+- single-threaded: RandomForests (100 trees) pinned to one thread (fit-dominated) on 100k rows, 4 jobs;
 - multi-threaded: RandomForest and XGBoost (threaded) on 100k rows, 4 jobs;
 - overhead-dominated: logistic regressions on 100k rows, 4 values of C (each fit < 1 s).
 
@@ -33,7 +33,7 @@ ROWS = 100_000
 SCENARIOS: dict[str, list[str]] = {
     # fit-dominated and single-threaded: RandomForest pinned to one thread (model.n_jobs=1)
     "single-threaded (rf n_jobs=1)": [
-        "model=rf", "model.n_jobs=1", "model.max_depth=8,10,12,14", "model.n_estimators=60",
+        "model=rf", "model.n_jobs=1", "model.max_depth=8,10,12,14", "model.n_estimators=100",
     ],
     # rf and xgb use n_jobs = ${runner.threads:}: all cores alone, half of them beside a second job
     "multi-threaded (rf, xgb)": [
