@@ -44,7 +44,10 @@ def register(client: Any, model_uri: str, name: str, run_id: str, tags: Mapping[
     except MlflowException as e:
         if "RESOURCE_ALREADY_EXISTS" not in str(e.error_code):
             raise
-    mv = client.create_model_version(name, model_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()})
+    # A tracking server refuses a models:/m-<id> source unless the LoggedModel's id comes with it.
+    model_id = model_uri.split("/", 1)[1] if model_uri.startswith("models:/m-") else None
+    mv = client.create_model_version(name, model_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()},
+                                     model_id=model_id)
     client.set_registered_model_alias(name, CHALLENGER, str(mv.version))
     client.set_tag(run_id, VERSION_TAG, f"{name}/{mv.version}")
     log.info("registered %s version %s (alias %s)", name, mv.version, CHALLENGER)

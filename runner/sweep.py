@@ -114,6 +114,7 @@ def close(interrupted: bool = False) -> int:
         files = leaderboard.write_all(rows, sweep.metric, sweep.folder, title)
         for path in files:
             client.log_artifact(sweep.parent_run_id, str(path))
+        _log_search_result(client, sweep)
         if sweep.register == "best" and not interrupted:
             _register_best(client, sweep, rows)
         if sweep.register in (True, "best") and not interrupted:
@@ -133,6 +134,20 @@ def close(interrupted: bool = False) -> int:
         print(summary, file=sys.stderr)
         sweep.exit_code = 1
     return sweep.exit_code
+
+
+def _log_search_result(client: Any, sweep: Sweep) -> None:
+    """A sweeper's result file (Optuna's optimization_results.yaml: best params and value) on the parent."""
+    from omegaconf import OmegaConf
+
+    path = sweep.folder / "optimization_results.yaml"
+    if not path.is_file():
+        return
+    client.log_artifact(sweep.parent_run_id, str(path))
+    best = OmegaConf.load(path).get("best_value")
+    if isinstance(best, (int, float)):
+        client.log_metric(sweep.parent_run_id, f"best_{sweep.metric}", float(best))
+    print(f"search result: {path}")
 
 
 def _kill_running_children(client: Any, sweep: Sweep) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from servers import postgres_db, tracking_server  # noqa: F401  (PostgreSQL + mlflow server, session-wide)
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_PY = ROOT / "run.py"

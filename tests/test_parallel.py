@@ -1,0 +1,76 @@
+"""Local parallel sweeps: Hydra's joblib launcher (loky processes) on a fresh embedded store."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import mlflow
+from omegaconf import OmegaConf
+
+from runner.config import cpu_count
+
+
+def compose_with_hydra(overrides: list[str]):
+    """The full config including the hydra node (launcher, sweeper)."""
+    from hydra import compose, initialize_config_dir
+
+    from runner import config
+
+    config.register()
+    root = Path(__file__).resolve().parent.parent / "conf"
+    with initialize_config_dir(config_dir=str(root), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides, return_hydra_config=True)
+
+
+def test_local_parallel_preset_is_joblib_with_two_jobs() -> None:
+    cfg = compose_with_hydra(["launcher=local-parallel"])
+    assert "joblib" in cfg.hydra.launcher._target_ and cfg.hydra.launcher.n_jobs == 2
+    assert cfg.hydra.runtime.choices["hydra/launcher"] == "joblib"
+    plain = compose_with_hydra([])
+    assert plain.hydra.runtime.choices["hydra/launcher"] == "basic"
+    assert "launcher" not in plain  # a _global_ preset adds no key of its own to the job's config
+
+
+def test_joblib_sweep_on_a_fresh_embedded_store(run_cli, tmp_path: Path) -> None:
+    # MLFLOW_TRACKING_URI empty: the real default, outputs/mlflow.db under the launch folder, not there yet
+    db = tmp_path / "outputs" / "mlflow.db"
+    assert not db.exists()
+    run_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model=logreg,rf,xgb",
+            "sampler=none,smotetomek", "registry.register=true", "dataset.n_samples=400",
+            env={"MLFLOW_TRACKING_URI": ""})
+    assert db.exists()
+    client = mlflow.MlflowClient(f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("synthetic-imbalanced")
+    runs = client.search_runs([exp.experiment_id], max_results=100)
+    (parent,) = [r for r in runs if r.data.tags.get("runner.sweep") == "true"]
+    jobs = [r for r in runs if r.data.tags.get("runner.sweep") != "true"]
+    assert parent.info.status == "FINISHED"
+    assert len(jobs) == 6 and all(r.info.status == "FINISHED" for r in jobs)
+    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in jobs)
+    # nothing lost: the parent knows every job by number
+    assert {parent.data.tags[f"runner.job.{i}"] for i in range(6)} == {r.info.run_id for r in jobs}
+
+    # every job registered exactly one version, numbered 1..6 without collision
+    versions = client.search_model_versions("name='synthetic-imbalanced-classifier'")
+    assert sorted(int(v.version) for v in versions) == [1, 2, 3, 4, 5, 6]
+    assert {v.run_id for v in versions} == {r.info.run_id for r in jobs}
+    assert {r.data.tags["runner.registered_version"] for r in jobs} == {
+        f"synthetic-imbalanced-classifier/{i}" for i in range(1, 7)}
+
+    # the jobs ran side by side (two loky workers), not one after the other
+    spans = [(r.info.start_time, r.info.end_time) for r in jobs]
+    assert any(a0 < b1 and b0 < a1 for (a0, a1), (b0, b1) in itertools.combinations(spans, 2))
+
+    # no oversubscription: each job's estimators got cores / 2 threads, resolved in the worker
+    share = str(max(1, cpu_count() // 2))
+    for r in jobs:
+        p = r.data.params
+        if r.data.tags["runner.model"] in ("rf", "xgb"):
+            assert p["model.n_jobs"] == share, (r.data.tags["runner.model"], p["model.n_jobs"])
+        if r.data.tags["runner.sampler"] == "smotetomek":
+            assert p["sampler.n_jobs"] == share
+
+    (sweep_dir,) = {Path(r.data.tags["runner.output_dir"]).parent for r in jobs}
+    hydra_cfg = OmegaConf.load(sweep_dir / "multirun.yaml")
+    assert "joblib" in hydra_cfg.hydra.launcher._target_
+    assert len((sweep_dir / "summary.csv").read_text().strip().splitlines()) == 1 + 6
