@@ -35,7 +35,9 @@ from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_PY = ROOT / "run.py"
-DEFAULT_TUTORIAL = ROOT.parent / "shared" / "benchmarks" / "tutorial_style.py"
+# ../shared from the project's root (a clean clone); ../../shared from a git worktree under wt/
+TUTORIAL_CANDIDATES = [base / "shared" / "benchmarks" / "tutorial_style.py" for base in (ROOT.parent, ROOT.parent.parent)]
+DEFAULT_TUTORIAL = next((p for p in TUTORIAL_CANDIDATES if p.exists()), TUTORIAL_CANDIDATES[0])
 CARD_SWEEP = ["-m", "model=logreg,rf,xgb", "sampler=none,smotetomek", "registry.register=true"]
 ML_STACK = ("mlflow", "sklearn", "xgboost", "imblearn", "matplotlib", "pandas", "scipy")
 PARTS = ("compare", "compose", "smotetomek", "scale")

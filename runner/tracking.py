@@ -205,8 +205,14 @@ def log_model(pipeline: Any, X: Any, classes: Any, tmp: Optional[Path] = None) -
 
     cloudpickle, because the default skops format refuses RandomForest, XGBoost and imblearn
     pipelines; pinned requirements and an explicit signature, because inferring them costs seconds.
+    runner's own samplers are pickled by value, so the model loads where runner is not installed.
     """
+    import cloudpickle
     import mlflow.sklearn
+
+    from runner import samplers
+
+    cloudpickle.register_pickle_by_value(samplers)
 
     return mlflow.sklearn.log_model(
         pipeline,
