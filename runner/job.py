@@ -177,8 +177,8 @@ def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> f
     train = split.X_train.assign(**{data.TARGET: split.y_train.to_numpy()})
     test = split.X_test.assign(**{data.TARGET: split.y_test.to_numpy()})
     mlflow.log_inputs(  # one store call for both datasets
-        datasets=[mlflow.data.from_pandas(train, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-train"),
-                  mlflow.data.from_pandas(test, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-test")],
+        datasets=[tracking.dataset(train, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-train"),
+                  tracking.dataset(test, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-test")],
         contexts=["training", "evaluation"], tags_list=[None, None])
     model_info = tracking.log_model(job.pipeline, split.X_train, ev.classes)
     client.set_tag(run_id, "runner.model_uri", model_info.model_uri)

@@ -109,3 +109,28 @@ def test_smotetomek_model_loads_without_the_runner_package(run_cli, client) -> N
                           cwd="/", env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "predicted [" in proc.stdout
+
+
+def test_dataset_input_is_what_mlflow_from_pandas_records() -> None:
+    """tracking.dataset fills the schema column-wise; the logged dataset must not change."""
+    import warnings
+
+    import mlflow
+    import pandas as pd
+
+    from runner import tracking
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.random((500, 3)), columns=["a", "b", "c"])
+    df["flag"] = df.a > 0.5
+    df["count"] = rng.integers(0, 5, 500)
+    df["gappy"] = df.b.where(df.b > 0.2)  # has missing values: not required
+    df["target"] = rng.integers(0, 2, 500)
+    for frame in (df, df.drop(columns=["gappy"]), df.assign(text="x")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours = tracking.dataset(frame, targets="target", name="d")
+            theirs = mlflow.data.from_pandas(frame, targets="target", name="d")
+            assert ours.to_json() == theirs.to_json()
+            assert ours.schema == theirs.schema
+    assert not tracking.dataset(df, targets="target", name="d").schema.input_dict()["gappy"].required
