@@ -301,8 +301,10 @@ def summary(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
         by_n: dict[int, list[float]] = {}
         for x in r:
             by_n.setdefault(x["n_samples"], []).append(x["overhead_s"])
-        add("per-job overhead by n_samples (s)", max(median(v) for v in by_n.values()), "flat", True,
-            ", ".join(f"{n:g}: {median(v):.2f}" for n, v in sorted(by_n.items())))
+        meds = {n: median(v) for n, v in sorted(by_n.items())}
+        spread = max(meds.values()) / max(min(meds.values()), 1e-9)
+        add("per-job overhead, largest / smallest median over n_samples", spread, "flat (<= 1.5)", spread <= 1.5,
+            ", ".join(f"{n:g}: {m:.2f}s" for n, m in meds.items()))
     return out
 
 
