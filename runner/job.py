@@ -198,8 +198,10 @@ def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> f
     test = split.X_test.assign(**{data.TARGET: split.y_test.to_numpy()})
     with warnings.catch_warnings():  # the dataset's schema hint about integer columns is noise on every job
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
-        mlflow.log_input(mlflow.data.from_pandas(train, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-train"), context="training")
-        mlflow.log_input(mlflow.data.from_pandas(test, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-test"), context="evaluation")
+        mlflow.log_inputs(  # one store call for both datasets
+            datasets=[tracking.dataset(train, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-train"),
+                      tracking.dataset(test, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-test")],
+            contexts=["training", "evaluation"], tags_list=[None, None])
     model_info = tracking.log_model(job.pipeline, split.X_train, ev.classes)
     client.set_tag(run_id, "runner.model_uri", model_info.model_uri)
 

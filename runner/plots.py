@@ -8,6 +8,7 @@ import pandas as pd
 from runner.evaluate import Evaluation
 
 DPI = 80
+MARGINS = {"left": 0.17, "right": 0.96, "bottom": 0.12, "top": 0.92}  # fit the labels of a 4.5 x 4 in figure
 
 
 def write(ev: Evaluation, y_test: pd.Series, folder: Path, title: str) -> list[Path]:
@@ -22,8 +23,11 @@ def write(ev: Evaluation, y_test: pd.Series, folder: Path, title: str) -> list[P
     written = []
 
     def save(fig: "plt.Figure", name: str) -> None:
+        # Fixed margins instead of tight_layout: tight_layout draws the figure once more to measure
+        # it, and leaves a layout engine that makes savefig draw it yet again (3 draws -> 1).
         path = folder / name
-        fig.tight_layout()
+        fig.subplots_adjust(**MARGINS)
+        fig.set_layout_engine("none")
         fig.savefig(path, dpi=DPI)
         plt.close(fig)
         written.append(path)
