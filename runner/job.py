@@ -193,7 +193,7 @@ def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> f
         (folder / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(info["overrides"] or [])))
         tracking.log_artifacts(client, run_id, folder)
 
-    tracking.log_job(client, run_id, tracking.params_of(job.resolved), metrics, {})
+    tracking.log_job(client, run_id, tracking.params_of(job.resolved), {}, {})  # before log_model: the model keeps them
     train = split.X_train.assign(**{data.TARGET: split.y_train.to_numpy()})
     test = split.X_test.assign(**{data.TARGET: split.y_test.to_numpy()})
     with warnings.catch_warnings():  # the dataset's schema hint about integer columns is noise on every job
@@ -203,6 +203,8 @@ def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> f
                       tracking.dataset(test, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-test")],
             contexts=["training", "evaluation"], tags_list=[None, None])
     model_info = tracking.log_model(job.pipeline, split.X_train, ev.classes)
+    # After log_model, with its id: the run's metrics and the LoggedModel's in one write.
+    tracking.log_job(client, run_id, {}, metrics, {}, model_id=model_info.model_id)
     client.set_tag(run_id, "runner.model_uri", model_info.model_uri)
 
     if registers_itself(cfg, info):

@@ -7,6 +7,7 @@ or KILLED (Ctrl-C, SIGTERM). Everything is logged in a few batched calls.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import signal
@@ -164,14 +165,19 @@ def log_job(
     params: Mapping[str, str],
     metrics: Mapping[str, float],
     tags: Mapping[str, str],
+    model_id: Optional[str] = None,
 ) -> None:
-    """Params, metrics and tags in batched calls (MLflow allows 100 params/tags per call)."""
+    """Params, metrics and tags in batched calls (MLflow allows 100 params/tags per call).
+
+    With `model_id` the metrics are also the LoggedModel's: one write does what `log_model` would
+    otherwise do afterwards by reading back every metric's history and logging it a second time.
+    """
     from mlflow.entities import Metric, Param, RunTag
 
     now = int(time.time() * 1000)
     params_l = [Param(k, v) for k, v in params.items()]
     tags_l = [RunTag(k, str(v)) for k, v in tags.items()]
-    metrics_l = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
+    metrics_l = [Metric(k, float(v), now, 0, model_id=model_id) for k, v in metrics.items()]
     for i in range(0, max(len(params_l), len(tags_l), 1), 100):
         client.log_batch(
             run_id,
@@ -185,15 +191,20 @@ def log_job(
 REQUIREMENTS = ("mlflow", "scikit-learn", "imbalanced-learn", "xgboost", "cloudpickle", "numpy", "pandas", "scipy")
 
 
-def pip_requirements(packages: tuple[str, ...] = REQUIREMENTS) -> list[str]:
-    """Pinned from the installed versions: MLflow would otherwise spend seconds inferring them."""
+@functools.lru_cache(maxsize=None)
+def pip_requirements(packages: tuple[str, ...] = REQUIREMENTS) -> tuple[str, ...]:
+    """Pinned from the installed versions: MLflow would otherwise spend seconds inferring them.
+
+    Cached: each lookup parses a package's metadata file, and the installed versions do not change
+    while a process runs its jobs.
+    """
     pins = []
     for name in packages:
         try:
             pins.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             continue
-    return pins
+    return tuple(pins)
 
 
 def signature_of(X: Any, classes: Any) -> Any:
@@ -217,6 +228,22 @@ def signature_of(X: Any, classes: Any) -> Any:
     return ModelSignature(inputs=inputs, outputs=Schema([ColSpec(col_type(np.asarray(classes).dtype))]))
 
 
+class _PickleFormatNotice(logging.Filter):
+    """Drops MLflow's warning that the cloudpickle format was chosen: the runner chooses it on purpose
+    (see `log_model`), and the same paragraph on every job of a sweep buries the lines that matter."""
+
+    PREFIX = "Saving scikit-learn models in the pickle or cloudpickle format"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.PREFIX)
+
+
+def _quiet_pickle_notice() -> None:
+    sklearn_log = logging.getLogger("mlflow.sklearn")
+    if not any(isinstance(f, _PickleFormatNotice) for f in sklearn_log.filters):
+        sklearn_log.addFilter(_PickleFormatNotice())
+
+
 def log_model(pipeline: Any, X: Any, classes: Any, tmp: Optional[Path] = None) -> Any:
     """Log the fitted pipeline as an MLflow 3 model named "model" in the active run.
 
@@ -230,13 +257,14 @@ def log_model(pipeline: Any, X: Any, classes: Any, tmp: Optional[Path] = None) -
     from runner import samplers
 
     cloudpickle.register_pickle_by_value(samplers)
+    _quiet_pickle_notice()
 
     return mlflow.sklearn.log_model(
         pipeline,
         name="model",
         serialization_format="cloudpickle",
         signature=signature_of(X, classes),
-        pip_requirements=pip_requirements(),
+        pip_requirements=list(pip_requirements()),
     )
 
 

@@ -1,0 +1,86 @@
+"""Where a job's overhead goes: each phase of warm jobs, timed in one process.
+
+Runs the card's six jobs (logreg, rf, xgb x none, smotetomek; registered) --repeat times in this
+process through Hydra's compose API on a fresh temp SQLite store, times each phase of
+`runner.job` with perf_counter wrappers, and prints the median of the warm jobs (the first job
+pays the imports) next to the per-job overhead the `compare` part of run_all.py reports
+(run duration - fit_seconds).
+
+    python benchmarks/phases.py [--repeat 2]
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import functools
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PHASES = [  # (module, function): in the order a job runs them
+    ("runner.job", "plan"), ("mlflow", "start_run"), ("runner.evaluate", "evaluate"), ("runner.plots", "write"),
+    ("runner.profile", "write"), ("runner.tracking", "log_artifacts"), ("runner.tracking", "log_job"),
+    ("mlflow", "log_inputs"), ("runner.tracking", "log_model"), ("runner.registry", "register"),
+    ("mlflow", "end_run"), ("runner.job", "run"),
+]
+
+
+def timed(times: dict[str, list[float]], label: str, f: Callable[..., Any]) -> Callable[..., Any]:
+    """`f`, adding each call's seconds to `times[label]`."""
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return f(*args, **kwargs)
+        finally:
+            times[label].append(time.perf_counter() - t)
+    return wrapper
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=2, help="times to run the six jobs (default 2)")
+    args = ap.parse_args()
+
+    import importlib
+
+    import mlflow
+    from hydra import compose, initialize_config_dir
+
+    from runner import config, job
+
+    config.register()
+    times: dict[str, list[float]] = collections.defaultdict(list)
+    for module, name in PHASES:
+        mod = importlib.import_module(module)
+        setattr(mod, name, timed(times, f"{module.removeprefix('runner.')}.{name}", getattr(mod, name)))
+
+    uri = f"sqlite:///{tempfile.mkdtemp(prefix='runner-phases-')}/mlflow.db"
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfgs = [compose("config", overrides=[f"model={m}", f"sampler={s}", "registry.register=true",
+                                             f"mlflow.tracking_uri={uri}", "rerun=true"])
+                for m in ("logreg", "rf", "xgb") for s in ("none", "smotetomek")]
+    for _ in range(args.repeat):
+        for cfg in cfgs:
+            job.run(cfg)
+
+    client = mlflow.MlflowClient(uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=1000,
+                              order_by=["attributes.start_time ASC"])
+    overheads = [(r.info.end_time - r.info.start_time) / 1000 - r.data.metrics["fit_seconds"] for r in runs]
+    print(f"{len(runs)} jobs; per-job overhead, warm median: {statistics.median(overheads[1:]):.3f} s "
+          f"(first job {overheads[0]:.2f} s)")
+    print(f"{'phase':28s} {'warm median s':>13s} {'first s':>8s}")
+    for label, values in times.items():
+        warm = statistics.median(values[1:]) if len(values) > 1 else float("nan")
+        print(f"{label:28s} {warm:13.3f} {values[0]:8.3f}")
+
+
+if __name__ == "__main__":
+    main()
