@@ -10,6 +10,20 @@ from omegaconf import OmegaConf
 from runner.config import cpu_count
 
 
+
+def finished_sweep(client: mlflow.MlflowClient, experiment: str, n_jobs: int) -> tuple:
+    """The experiment's one sweep: its parent and `n_jobs` children, all FINISHED, none lost."""
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], max_results=100)
+    (parent,) = [r for r in runs if r.data.tags.get("runner.sweep") == "true"]
+    jobs = [r for r in runs if r.data.tags.get("runner.sweep") != "true"]
+    assert parent.info.status == "FINISHED"
+    assert len(jobs) == n_jobs and all(r.info.status == "FINISHED" for r in jobs)
+    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in jobs)
+    # the parent knows every job by number
+    assert {parent.data.tags[f"runner.job.{i}"] for i in range(n_jobs)} == {r.info.run_id for r in jobs}
+    return parent, jobs
+
 def compose_with_hydra(overrides: list[str]):
     """The full config including the hydra node (launcher, sweeper)."""
     from hydra import compose, initialize_config_dir
@@ -40,15 +54,7 @@ def test_joblib_sweep_on_a_fresh_embedded_store(run_cli, tmp_path: Path) -> None
             env={"MLFLOW_TRACKING_URI": ""})
     assert db.exists()
     client = mlflow.MlflowClient(f"sqlite:///{db}")
-    exp = client.get_experiment_by_name("synthetic-imbalanced")
-    runs = client.search_runs([exp.experiment_id], max_results=100)
-    (parent,) = [r for r in runs if r.data.tags.get("runner.sweep") == "true"]
-    jobs = [r for r in runs if r.data.tags.get("runner.sweep") != "true"]
-    assert parent.info.status == "FINISHED"
-    assert len(jobs) == 6 and all(r.info.status == "FINISHED" for r in jobs)
-    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in jobs)
-    # nothing lost: the parent knows every job by number
-    assert {parent.data.tags[f"runner.job.{i}"] for i in range(6)} == {r.info.run_id for r in jobs}
+    _, jobs = finished_sweep(client, "synthetic-imbalanced", 6)
 
     # every job registered exactly one version, numbered 1..6 without collision
     versions = client.search_model_versions("name='synthetic-imbalanced-classifier'")

@@ -7,7 +7,7 @@ from pathlib import Path
 import mlflow
 from omegaconf import OmegaConf
 
-from test_parallel import compose_with_hydra
+from test_parallel import compose_with_hydra, finished_sweep
 
 
 def test_ray_preset_composes_for_local_and_cluster() -> None:
@@ -31,16 +31,9 @@ def test_ray_sweep_logs_to_the_server_from_its_config(tracking_server, run_cli, 
     assert not decoy.exists()
 
     client = mlflow.MlflowClient(url)
-    exp = client.get_experiment_by_name("ray-sweep")
-    runs = client.search_runs([exp.experiment_id], max_results=100)
-    (parent,) = [r for r in runs if r.data.tags.get("runner.sweep") == "true"]
-    jobs = [r for r in runs if r.data.tags.get("runner.sweep") != "true"]
-    assert parent.info.status == "FINISHED"
-    assert len(jobs) == 4 and all(r.info.status == "FINISHED" for r in jobs)
+    parent, jobs = finished_sweep(client, "ray-sweep", 4)
     assert {(r.data.tags["runner.model"], r.data.tags["runner.sampler"]) for r in jobs} == {
         (m, s) for m in ("logreg", "rf") for s in ("none", "smotetomek")}
-    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in jobs)
-    assert {parent.data.tags[f"runner.job.{i}"] for i in range(4)} == {r.info.run_id for r in jobs}
     # Ray reserves one CPU per job: the job's estimators get one thread
     assert all(r.data.params["model.n_jobs"] == "1" for r in jobs if r.data.tags["runner.model"] == "rf")
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from runner import data
 from runner.config import cpu_count
+from test_parallel import finished_sweep
 
 
 def test_parallel_sweep_against_a_team_server(tracking_server, postgres_db, run_cli, tmp_path: Path) -> None:
@@ -21,12 +22,7 @@ def test_parallel_sweep_against_a_team_server(tracking_server, postgres_db, run_
     client = mlflow.MlflowClient(url)
     exp = client.get_experiment_by_name("team-server")
     assert exp.artifact_location.startswith("mlflow-artifacts:")  # the server stores artifacts itself
-    runs = client.search_runs([exp.experiment_id], max_results=100)
-    (parent,) = [r for r in runs if r.data.tags.get("runner.sweep") == "true"]
-    jobs = [r for r in runs if r.data.tags.get("runner.sweep") != "true"]
-    assert parent.info.status == "FINISHED"
-    assert len(jobs) == 4 and all(r.info.status == "FINISHED" for r in jobs)
-    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in jobs)
+    parent, jobs = finished_sweep(client, "team-server", 4)
     assert {(r.data.tags["runner.model"], r.data.tags["runner.sampler"]) for r in jobs} == {
         (m, s) for m in ("logreg", "rf") for s in ("none", "smotetomek")}
     rf = [r for r in jobs if r.data.tags["runner.model"] == "rf"]
