@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import hydra
@@ -52,11 +53,12 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises; a bad override is printed below as one line
     try:
         task()
-    except (KeyboardInterrupt, Terminated):
+    except (KeyboardInterrupt, Terminated) as e:
+        signum = signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT
         if sweep.current():  # closes the runs, prints the leaderboard and how to resume
-            sys.exit(sweep.close(interrupted=True) or 130)
+            sys.exit(sweep.close(interrupted=True, signum=signum) or 128 + signum)
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(128 + signum)  # the shell's convention: 130 for Ctrl-C, 143 for SIGTERM
     except SystemExit as e:
         code = sweep.close() if sweep.current() else 0
         sys.exit(e.code if e.code not in (0, None) else code)

@@ -92,8 +92,11 @@ def start(config: DictConfig) -> Sweep:
     return _current
 
 
-def close(interrupted: bool = False) -> int:
-    """Leaderboard, files, parent status and a one-line summary; returns the exit code (once)."""
+def close(interrupted: bool = False, signum: int = signal.SIGINT) -> int:
+    """Leaderboard, files, parent status and a one-line summary; returns the exit code (once).
+
+    Interrupted by signal `signum`, the code is the shell's 128 + signum (130 Ctrl-C, 143 SIGTERM).
+    """
     from runner import leaderboard
 
     sweep = _current
@@ -129,7 +132,7 @@ def close(interrupted: bool = False) -> int:
     if interrupted:
         print(f"sweep interrupted: {len(rows)} jobs recorded; run the same command again to resume "
               "(finished jobs are reused)", file=sys.stderr)
-        sweep.exit_code = 130
+        sweep.exit_code = 128 + int(signum)
     elif summary:
         print(summary, file=sys.stderr)
         sweep.exit_code = 1
