@@ -244,7 +244,7 @@ def _quiet_pickle_notice() -> None:
         sklearn_log.addFilter(_PickleFormatNotice())
 
 
-def log_model(pipeline: Any, X: Any, classes: Any, tmp: Optional[Path] = None) -> Any:
+def log_model(pipeline: Any, X: Any, classes: Any) -> Any:
     """Log the fitted pipeline as an MLflow 3 model named "model" in the active run.
 
     cloudpickle, because the default skops format refuses RandomForest, XGBoost and imblearn
