@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, open_dict, read_write
 
-from runner import store, tracking
+from runner import store, tracking, warmup
 from runner.errors import Terminated
 
 log = logging.getLogger(__name__)
@@ -63,20 +63,25 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 def start(config: DictConfig) -> Sweep:
     """Prepare the store and experiment, open the parent run, hand its id to every job."""
-    import mlflow
-
     global _current
-    uri = store.resolve_uri(config.mlflow.tracking_uri)
-    experiment_id = store.prepare(uri, config.mlflow.experiment_name)
-    folder = Path(config.hydra.sweep.dir).resolve()
-    overrides = [tracking.redact_text(str(o)) for o in config.hydra.overrides.task]
-    client = mlflow.MlflowClient(uri)
-    parent = client.create_run(
-        experiment_id,
-        run_name=f"sweep {folder.parent.name}/{folder.name}",
-        tags={SWEEP_TAG: "true", "runner.sweep_dir": str(folder), "runner.overrides": " ".join(overrides),
-              "runner.optimized_metric": str(config.optimized_metric)},
-    )
+    warm = warmup.start(config)  # a parallel launcher's workers import the ML stack meanwhile
+    try:
+        import mlflow
+
+        uri = store.resolve_uri(config.mlflow.tracking_uri)
+        experiment_id = store.prepare(uri, config.mlflow.experiment_name)
+        folder = Path(config.hydra.sweep.dir).resolve()
+        overrides = [tracking.redact_text(str(o)) for o in config.hydra.overrides.task]
+        client = mlflow.MlflowClient(uri)
+        parent = client.create_run(
+            experiment_id,
+            run_name=f"sweep {folder.parent.name}/{folder.name}",
+            tags={SWEEP_TAG: "true", "runner.sweep_dir": str(folder), "runner.overrides": " ".join(overrides),
+                  "runner.optimized_metric": str(config.optimized_metric)},
+        )
+    finally:
+        if warm is not None:
+            warm.join()
     parent_id = parent.info.run_id
     client.log_param(parent_id, "overrides", " ".join(overrides)[:6000] or "(none)")
     # Into hydra.overrides.hydra, which every launcher prepends to each job's own overrides

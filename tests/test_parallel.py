@@ -80,3 +80,26 @@ def test_joblib_sweep_on_a_fresh_embedded_store(run_cli, tmp_path: Path) -> None
     hydra_cfg = OmegaConf.load(sweep_dir / "multirun.yaml")
     assert "joblib" in hydra_cfg.hydra.launcher._target_
     assert len((sweep_dir / "summary.csv").read_text().strip().splitlines()) == 1 + 6
+
+
+def test_the_launcher_gets_the_workers_warmed_while_the_store_is_prepared() -> None:
+    """runner.warmup asks joblib for the pool Hydra's joblib launcher will ask for: same processes."""
+    import os
+
+    from hydra.utils import instantiate
+    from joblib import Parallel, delayed
+
+    from runner import warmup
+
+    cfg = compose_with_hydra(["launcher=local-parallel"])
+    assert warmup.start(compose_with_hydra([])) is None  # the basic launcher has no workers
+    warm = warmup.start(cfg)
+    assert warm is not None
+    warm.join()
+    assert len(set(warm.pids)) == 2  # each worker imported the ML stack
+
+    # the arguments Hydra's launcher passes to joblib.Parallel: its own kwargs, backend forced to loky
+    launcher = instantiate(cfg.hydra.launcher)
+    assert warmup.joblib_arguments(cfg.hydra.launcher) == {**launcher.joblib, "backend": "loky"}
+    later = Parallel(**warmup.joblib_arguments(cfg.hydra.launcher))(delayed(os.getpid)() for _ in range(6))
+    assert set(later) <= set(warm.pids)  # joblib reused the warm workers instead of starting new ones
