@@ -1,9 +1,10 @@
 """Joblib sweep vs the basic launcher, side by side in one run.
 
-    python benchmarks/parallel.py                  # both scenarios, once each way
+    python benchmarks/parallel.py                  # every scenario, once each way
+    python benchmarks/parallel.py --scenario "multi-threaded (rf, xgb)" --repeats 2   # one of them
     python benchmarks/parallel.py --repeats 2      # basic/joblib, then joblib/basic (drift cancels)
 
-Two scenarios, each swept once with Hydra's basic launcher (one job after another, estimators
+Three scenarios, each swept once with Hydra's basic launcher (one job after another, estimators
 get all cores) and once with `launcher=local-parallel` (two loky workers, estimators get
 cores / 2 threads via ${runner.threads:}):
 
@@ -86,6 +87,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=1, help="alternate the order each repeat")
     parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--scenario", action="append", choices=list(SCENARIOS),
+                        help="only this scenario (repeatable; default: all)")
     parser.add_argument("--csv", type=Path, default=ROOT / "outputs" / "benchmarks" / "parallel.csv")  # git-ignored
     args = parser.parse_args()
 
@@ -97,8 +100,9 @@ def main() -> None:
     console = Console()
     console.print(f"{cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, {args.rows} rows")
     results: list[Result] = []
+    scenarios = args.scenario or list(SCENARIOS)
     for repeat in range(args.repeats):
-        for scenario in SCENARIOS:
+        for scenario in scenarios:
             order = list(LAUNCHERS) if repeat % 2 == 0 else list(reversed(LAUNCHERS))
             for launcher in order:
                 r = run_sweep(scenario, launcher, repeat, args.rows)
@@ -111,7 +115,7 @@ def main() -> None:
                 "joblib jobs s", "speed-up jobs", "basic fit s", "joblib fit s"):
         table.add_column(col, justify="left" if col == "scenario" else "right")
     rows = []
-    for scenario in SCENARIOS:
+    for scenario in scenarios:
         mine = [r for r in results if r.scenario == scenario]
         mean = lambda launcher, attr: sum(getattr(r, attr) for r in mine if r.launcher == launcher) / args.repeats
         row = {
