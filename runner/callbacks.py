@@ -12,8 +12,14 @@ class SweepCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from runner import sweep
+        from runner.errors import UserError
 
-        sweep.start(config)
+        try:
+            sweep.start(config)
+        except UserError as e:
+            # Hydra turns a callback's Exception into a warning and launches the jobs anyway:
+            # SystemExit (not an Exception) stops the sweep here, with run.py's one-line message.
+            raise SystemExit(f"error: {e}") from None
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from runner import sweep

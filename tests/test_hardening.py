@@ -183,6 +183,8 @@ def test_unreachable_tracking_server_fails_fast_naming_it(run_cli) -> None:
         proc = run_cli(*args, check=False, env={"MLFLOW_TRACKING_URI": uri}, timeout=90)
         print(f"{args}: failed after {time.perf_counter() - t:.1f}s")  # MLflow's own retries: minutes
         assert_one_line_error(proc, f"tracking server {uri} is unreachable", "MLFLOW_TRACKING_URI")
+        # a sweep stops before launching anything (Hydra would turn the error into a warning and go on)
+        assert "Warning" not in proc.stderr and "Launching jobs" not in proc.stdout + proc.stderr, proc.stderr
 
 
 def test_a_slow_server_is_left_to_mlflows_retries() -> None:
