@@ -52,7 +52,11 @@ def concurrent_jobs() -> int:
 
     if not HydraConfig.initialized():
         return 1
-    launcher = HydraConfig.get().launcher
+    return launcher_jobs(HydraConfig.get().launcher)
+
+
+def launcher_jobs(launcher: Any) -> int:
+    """How many jobs a `hydra.launcher` config runs at the same time on this machine."""
     target = str(launcher.get("_target_", ""))
     if "joblib" in target:
         n = int(launcher.get("n_jobs") or 1)

@@ -17,6 +17,8 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
+from runner.config import launcher_jobs
+
 log = logging.getLogger(__name__)
 
 
@@ -56,8 +58,9 @@ def joblib_arguments(launcher: DictConfig) -> Optional[dict[str, Any]]:
 class Warmup:
     """Workers importing in the background; `join()` waits for them (errors only logged)."""
 
-    def __init__(self, args: dict[str, Any]) -> None:
+    def __init__(self, args: dict[str, Any], workers: int) -> None:
         self.pids: list[int] = []
+        self.workers = workers
         self._thread = threading.Thread(target=self._run, args=(args,), name="runner-warmup", daemon=True)
         self._thread.start()
 
@@ -65,9 +68,7 @@ class Warmup:
         from joblib import Parallel, delayed
 
         try:
-            n = int(args.get("n_jobs") or 1)
-            workers = n if n > 0 else max(1, (os.cpu_count() or 1) + 1 + n)  # joblib's -1: all cores
-            self.pids = Parallel(**args)(delayed(imports)() for _ in range(workers))
+            self.pids = Parallel(**args)(delayed(imports)() for _ in range(self.workers))
         except Exception as e:  # a warm-up is an optimisation: the launcher will say what is wrong
             log.debug("worker warm-up failed: %s", e)
 
@@ -79,4 +80,4 @@ class Warmup:
 def start(config: DictConfig) -> Optional[Warmup]:
     """Warm the joblib launcher's workers in the background; None for other launchers."""
     args = joblib_arguments(config.hydra.launcher)
-    return Warmup(args) if args is not None else None
+    return Warmup(args, launcher_jobs(config.hydra.launcher)) if args is not None else None
