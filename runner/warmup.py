@@ -60,15 +60,14 @@ class Warmup:
 
     def __init__(self, args: dict[str, Any], workers: int) -> None:
         self.pids: list[int] = []
-        self.workers = workers
-        self._thread = threading.Thread(target=self._run, args=(args,), name="runner-warmup", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(args, workers), name="runner-warmup", daemon=True)
         self._thread.start()
 
-    def _run(self, args: dict[str, Any]) -> None:
+    def _run(self, args: dict[str, Any], workers: int) -> None:
         from joblib import Parallel, delayed
 
         try:
-            self.pids = Parallel(**args)(delayed(imports)() for _ in range(self.workers))
+            self.pids = Parallel(**args)(delayed(imports)() for _ in range(workers))
         except Exception as e:  # a warm-up is an optimisation: the launcher will say what is wrong
             log.debug("worker warm-up failed: %s", e)
 

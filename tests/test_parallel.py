@@ -10,7 +10,6 @@ from omegaconf import OmegaConf
 from runner.config import cpu_count
 
 
-
 def finished_sweep(client: mlflow.MlflowClient, experiment: str, n_jobs: int) -> tuple:
     """The experiment's one sweep: its parent and `n_jobs` children, all FINISHED, none lost."""
     exp = client.get_experiment_by_name(experiment)
@@ -23,6 +22,7 @@ def finished_sweep(client: mlflow.MlflowClient, experiment: str, n_jobs: int) ->
     # the parent knows every job by number
     assert {parent.data.tags[f"runner.job.{i}"] for i in range(n_jobs)} == {r.info.run_id for r in jobs}
     return parent, jobs
+
 
 def compose_with_hydra(overrides: list[str]):
     """The full config including the hydra node (launcher, sweeper)."""
