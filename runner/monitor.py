@@ -679,4 +679,6 @@ def _resolved_config(client: Any, run_id: str) -> Mapping[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from runner import shutdown
+
+    shutdown.run(main)

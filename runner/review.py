@@ -108,4 +108,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from runner import shutdown
+
+    shutdown.run(main)

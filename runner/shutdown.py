@@ -1,0 +1,30 @@
+"""A quicker interpreter exit for the command-line entry points.
+
+A process that imported the ML stack tracks ~0.5 million objects for the cyclic garbage
+collector, and CPython's teardown runs several full collections over all of them after the
+atexit handlers: ~1 s per command on this project's machine (benchmarks/run_all.py, part
+`exit`). `lighten()` collects once while everything is still alive (so every finaliser of cyclic
+garbage runs as it would have) and then freezes the survivors, which the teardown's collections
+skip. Nothing else changes: atexit handlers, logging shutdown, module teardown and reference-count
+finalisers all still run.
+"""
+from __future__ import annotations
+
+import gc
+import sys
+from typing import Callable, NoReturn, Optional
+
+
+def lighten() -> None:
+    """Collect cyclic garbage now and move every surviving object out of the collector's reach."""
+    gc.collect()
+    gc.freeze()
+
+
+def run(main: Callable[[], Optional[int]]) -> NoReturn:
+    """`sys.exit(main())`, lightening the exit however `main` ends."""
+    try:
+        code = main()
+    finally:
+        lighten()
+    sys.exit(code)
