@@ -5,7 +5,9 @@ Parts (choose with --parts, comma-separated; default: compare,compose,smotetomek
   compare     the card's sweep vs the tutorial-style script, each from an empty temp folder on its
               own fresh SQLite store, interleaved --repeat times: wall-time ratio (goal <= 0.25) and
               the per-job overhead = MLflow run duration - fit_seconds, median over the sweep
-              (goal <= 0.25 s, plots and registration included)
+              (goal <= 0.25 s, plots and registration included). Beside them, the floor: a process
+              that only imports what a job imports (Hydra, MLflow, scikit-learn, XGBoost,
+              imbalanced-learn, matplotlib) and creates a fresh store and experiment, no job at all
   compose     `python run.py --cfg job` vs a bare `python -c "import hydra"` (goal <= 3x) and the
               modules `--cfg job` imports (from -X importtime: no ML stack)
   smotetomek  SMOTETomek at --smote-rows x 20 features: imblearn's defaults vs the configured
@@ -41,6 +43,10 @@ DEFAULT_TUTORIAL = next((p for p in TUTORIAL_CANDIDATES if p.exists()), TUTORIAL
 CARD_SWEEP = ["-m", "model=logreg,rf,xgb", "sampler=none,smotetomek", "registry.register=true"]
 ML_STACK = ("mlflow", "sklearn", "xgboost", "imblearn", "matplotlib", "pandas", "scipy")
 PARTS = ("compare", "compose", "smotetomek", "scale")
+FLOOR_SCRIPT = (  # what any run of the card must pay before its first job: imports, a fresh store
+    "import sys; sys.path.insert(0, {root!r}); import os, hydra; from runner import shutdown, store, warmup; "
+    "warmup.imports(); store.prepare(os.environ['MLFLOW_TRACKING_URI'], 'floor'); shutdown.lighten()"
+)
 
 
 def env_for(uri: Optional[str] = None) -> dict[str, str]:
@@ -107,7 +113,7 @@ def part_compare(args: argparse.Namespace) -> list[dict[str, Any]]:
         sys.exit(f"error: --tutorial {tutorial}: no such file")
     rows = []
     for i in range(args.repeat):
-        order = ("tutorial", "card") if i % 2 == 0 else ("card", "tutorial")
+        order = ("tutorial", "card", "floor") if i % 2 == 0 else ("floor", "card", "tutorial")
         walls: dict[str, float] = {}
         job_rows: list[dict[str, Any]] = []
         for which in order:
@@ -115,19 +121,23 @@ def part_compare(args: argparse.Namespace) -> list[dict[str, Any]]:
                 folder = Path(tmp)
                 if which == "tutorial":  # as it is: it opens sqlite:///mlflow.db in its own folder
                     walls[which], _, _ = timed([sys.executable, str(tutorial)], folder, env_for())
+                elif which == "floor":
+                    floor = ["-c", FLOOR_SCRIPT.format(root=str(ROOT))]
+                    walls[which], _, _ = timed([sys.executable, *floor], folder, env_for(f"sqlite:///{folder / 'mlflow.db'}"))
                 else:
                     uri = f"sqlite:///{folder / 'mlflow.db'}"
                     walls[which], _, _ = timed([sys.executable, str(RUN_PY), *CARD_SWEEP], folder, env_for(uri))
                     job_rows = overheads(uri)
         per_job = [r["overhead_s"] for r in job_rows]
         row = {"repeat": i + 1, "tutorial_s": walls["tutorial"], "card_s": walls["card"],
-               "ratio": walls["card"] / walls["tutorial"], "jobs": len(job_rows),
+               "ratio": walls["card"] / walls["tutorial"], "floor_s": walls["floor"],
+               "floor_ratio": walls["floor"] / walls["tutorial"], "jobs": len(job_rows),
                "overhead_median_s": median(per_job), "overhead_max_s": max(per_job),
                "overhead_after_first_median_s": median(per_job[1:]),
                "fit_sum_s": sum(r["fit_s"] for r in job_rows)}
         rows.append(row)
         print(f"  compare {i + 1}/{args.repeat}: tutorial {row['tutorial_s']:.2f}s card {row['card_s']:.2f}s "
-              f"ratio {row['ratio']:.3f}; per-job overhead median {row['overhead_median_s']:.3f}s "
+              f"ratio {row['ratio']:.3f} (floor {row['floor_s']:.2f}s, {row['floor_ratio']:.3f}); per-job overhead median {row['overhead_median_s']:.3f}s "
               f"({', '.join(f'{x:.2f}' for x in per_job)})", flush=True)
     return rows
 
@@ -264,8 +274,9 @@ def summary(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """One line per goal: median measured value, the goal and whether it was met."""
     out = []
 
-    def add(what: str, value: float, goal: str, ok: bool, note: str = "") -> None:
-        out.append({"measure": what, "median": round(value, 3), "goal": goal, "met": "yes" if ok else "NO",
+    def add(what: str, value: float, goal: str, ok: Optional[bool], note: str = "") -> None:
+        met = "-" if ok is None else "yes" if ok else "NO"
+        out.append({"measure": what, "median": round(value, 3), "goal": goal, "met": met,
                     "note": note})
 
     if "compare" in results:
@@ -274,6 +285,11 @@ def summary(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
         add("sweep / tutorial wall-time ratio", ratio, "<= 0.25", ratio <= 0.25,
             f"tutorial {median([x['tutorial_s'] for x in r]):.2f}s, card {median([x['card_s'] for x in r]):.2f}s, "
             f"{len(r)} pairs")
+        floor, tutorial = median([x["floor_s"] for x in r]), median([x["tutorial_s"] for x in r])
+        fits = median([x["fit_sum_s"] for x in r])
+        add("floor / tutorial (imports + fresh store, no job)", floor / tutorial, "-", None,
+            f"floor {floor:.2f}s + the six fits {fits:.2f}s leave {0.25 * tutorial - floor - fits:.2f}s "
+            "of the 0.25 goal for Hydra and six tracked jobs")
         over = median([x["overhead_median_s"] for x in r])
         add("per-job overhead (s)", over, "<= 0.25", over <= 0.25,
             f"median over 6 jobs, median of {len(r)} sweeps; max {max(x['overhead_max_s'] for x in r):.2f}s")
