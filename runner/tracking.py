@@ -269,24 +269,42 @@ def log_model(pipeline: Any, X: Any, classes: Any) -> Any:
 
 
 def dataset(df: Any, targets: str, name: str) -> Any:
-    """`mlflow.data.from_pandas`, with the schema of an all-numeric frame computed column-wise.
+    """`mlflow.data.from_pandas`, with the digest and schema of an all-numeric frame computed column-wise.
 
     MLflow infers each column's `required` flag by testing every value in a Python loop: ~8 s for
     70k rows x 11 columns here, growing with the data. For numeric and bool columns the same
     schema (MLflow's own column types; required = no missing value) is a vectorised `isna`.
-    Other frames keep MLflow's inference.
+    Its digest likewise calls `type()` on every value of the frame to find string columns, though
+    it hashes only the first 10,000 rows (0.9 s for a 1e6-row job's two frames): a numeric frame
+    has none, and `numeric_digest` computes the same digest without looking. Other frames keep
+    MLflow's own inference.
     """
     import mlflow
     from mlflow.types import ColSpec, Schema
     from mlflow.types.utils import _infer_pandas_column
 
-    ds = mlflow.data.from_pandas(df, targets=targets, name=name)
-    if all(dtype.kind in "biuf" for dtype in df.dtypes):
+    numeric = all(dtype.kind in "biuf" for dtype in df.dtypes)
+    ds = mlflow.data.from_pandas(df, targets=targets, name=name, digest=numeric_digest(df) if numeric else None)
+    if numeric:
         ds.__dict__["schema"] = Schema([  # fills PandasDataset.schema, a functools.cached_property
             ColSpec(type=_infer_pandas_column(df[c]), name=c, required=not bool(df[c].isna().any()))
             for c in df.columns
         ])
     return ds
+
+
+def numeric_digest(df: Any) -> str:
+    """MLflow's `compute_pandas_digest` for a frame with no string column (so none is searched for)."""
+    import numpy as np
+    import pandas as pd
+    from mlflow.data.digest_utils import MAX_ROWS, get_normalized_md5_digest
+
+    trimmed = df.head(MAX_ROWS)
+    no_strings = trimmed.columns[:0]  # what MLflow's per-value type() test finds in such a frame
+    trimmed = trimmed[no_strings.union(trimmed.select_dtypes(include=[np.number]).columns)]
+    return get_normalized_md5_digest(
+        [pd.util.hash_pandas_object(trimmed).values, np.int64(len(df))] + [str(x).encode() for x in df.columns]
+    )
 
 
 def log_artifacts(client: Any, run_id: str, folder: Path) -> None:

@@ -112,7 +112,7 @@ def test_smotetomek_model_loads_without_the_runner_package(run_cli, client) -> N
 
 
 def test_dataset_input_is_what_mlflow_from_pandas_records() -> None:
-    """tracking.dataset fills the schema column-wise; the logged dataset must not change."""
+    """tracking.dataset fills the schema and digest column-wise; the logged dataset must not change."""
     import warnings
 
     import mlflow
@@ -126,7 +126,9 @@ def test_dataset_input_is_what_mlflow_from_pandas_records() -> None:
     df["count"] = rng.integers(0, 5, 500)
     df["gappy"] = df.b.where(df.b > 0.2)  # has missing values: not required
     df["target"] = rng.integers(0, 2, 500)
-    for frame in (df, df.drop(columns=["gappy"]), df.assign(text="x")):
+    big = pd.DataFrame(rng.random((12_000, 3)), columns=["z", "a", "m"])  # beyond the 10,000 rows hashed
+    big["target"] = rng.integers(0, 2, 12_000)
+    for frame in (df, df.drop(columns=["gappy"]), df.assign(text="x"), big, big[["target", "m", "z", "a"]]):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ours = tracking.dataset(frame, targets="target", name="d")
