@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -196,12 +195,7 @@ def train_and_log(client: Any, run_id: str, job: Job, info: dict[str, Any]) -> f
     tracking.log_job(client, run_id, tracking.params_of(job.resolved), {}, {})  # before log_model: the model keeps them
     train = split.X_train.assign(**{data.TARGET: split.y_train.to_numpy()})
     test = split.X_test.assign(**{data.TARGET: split.y_test.to_numpy()})
-    with warnings.catch_warnings():  # the dataset's schema hint about integer columns is noise on every job
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
-        mlflow.log_inputs(  # one store call for both datasets
-            datasets=[tracking.dataset(train, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-train"),
-                      tracking.dataset(test, targets=data.TARGET, name=f"{job.tags['runner.dataset']}-test")],
-            contexts=["training", "evaluation"], tags_list=[None, None])
+    tracking.log_datasets(train, test, data.TARGET, job.tags["runner.dataset"])
     model_info = tracking.log_model(job.pipeline, split.X_train, ev.classes)
     # After log_model, with its id: the run's metrics and the LoggedModel's in one write.
     tracking.log_job(client, run_id, {}, metrics, {}, model_id=model_info.model_id)

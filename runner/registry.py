@@ -5,6 +5,7 @@ gate's decision (runner.promote), made once per version.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, Mapping
 
@@ -48,10 +49,28 @@ def register(client: Any, model_uri: str, name: str, run_id: str, tags: Mapping[
     model_id = model_uri.split("/", 1)[1] if model_uri.startswith("models:/m-") else None
     mv = client.create_model_version(name, model_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()},
                                      model_id=model_id)
-    client.set_registered_model_alias(name, CHALLENGER, str(mv.version))
-    client.set_tag(run_id, VERSION_TAG, f"{name}/{mv.version}")
+    try:
+        mark_challenger(client, name, str(mv.version))
+        client.set_tag(run_id, VERSION_TAG, f"{name}/{mv.version}")
+    except Exception:
+        with contextlib.suppress(Exception):  # no registry version from a failed job
+            client.delete_model_version(name, str(mv.version))
+        raise
     log.info("registered %s version %s (alias %s)", name, mv.version, CHALLENGER)
     return str(mv.version)
+
+
+def mark_challenger(client: Any, name: str, version: str) -> None:
+    """Point the alias `challenger` at `version`, also when other jobs set it at the same moment.
+
+    Two jobs giving a model its first challenger at once both insert the alias; the later insert
+    fails on the alias table's key and is repeated as an update (runner.tracking.retrying_conflicts):
+    last writer wins, as it would in turn.
+    """
+    from runner import tracking
+
+    tracking.retrying_conflicts(lambda: client.set_registered_model_alias(name, CHALLENGER, version),
+                                "registered_model_alias")
 
 
 def registered(run: Any) -> tuple[str, str] | None:

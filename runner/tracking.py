@@ -15,13 +15,15 @@ import tempfile
 import threading
 import time
 import traceback
+import warnings
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
 
 from runner.errors import Terminated
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_PARAM = 6000  # MLflow's limit on a param value
 REASON_TAG = "runner.failure"
@@ -305,6 +307,44 @@ def numeric_digest(df: Any) -> str:
     return get_normalized_md5_digest(
         [pd.util.hash_pandas_object(trimmed).values, np.int64(len(df))] + [str(x).encode() for x in df.columns]
     )
+
+
+CONFLICT_ATTEMPTS = 5
+UNIQUE_VIOLATIONS = ("UniqueViolation", "duplicate key", "UNIQUE constraint", "Duplicate entry")
+
+
+def retrying_conflicts(call: Callable[[], T], table: str) -> T:
+    """`call()`, repeated when it lost a race with another job inserting the same row into `table`.
+
+    MLflow's SQL store writes a dataset or an alias by reading, then inserting or updating, in one
+    transaction. Parallel jobs on a team server (PostgreSQL) writing the same new dataset, or
+    giving a model its first `challenger`, both insert; the later insert fails on the table's key,
+    and its whole transaction is rolled back. The row exists by then, so the repeated call finds it.
+    """
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return call()
+        except MlflowException as e:
+            message = str(e)
+            if attempt == CONFLICT_ATTEMPTS or table not in message or not any(u in message for u in UNIQUE_VIOLATIONS):
+                raise
+            log.debug("%s: a concurrent job inserted the same row (attempt %d); trying again", table, attempt)
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+def log_datasets(train: Any, test: Any, target: str, name: str) -> None:
+    """The training and evaluation frames as the active run's inputs, in one store call."""
+    import mlflow
+
+    with warnings.catch_warnings():  # the dataset's schema hint about integer columns is noise on every job
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        datasets = [dataset(train, targets=target, name=f"{name}-train"),
+                    dataset(test, targets=target, name=f"{name}-test")]
+        retrying_conflicts(lambda: mlflow.log_inputs(datasets=datasets, contexts=["training", "evaluation"],
+                                                     tags_list=[None, None]), "dataset")
 
 
 def log_artifacts(client: Any, run_id: str, folder: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pytest
 
 from conftest import compose
 from runner import data, evaluate, job, promote
@@ -169,3 +170,16 @@ def test_register_best_registers_one_version_per_sweep_and_the_sweep_decides(run
         assert t[promote.DECISION_TAG] == ("promoted" if better else "kept")
         champion = v if better else champion
     assert aliases(client, SYNTH)["champion"] == champion
+
+
+def test_a_registration_that_fails_after_creating_its_version_leaves_no_version(store_uri, client) -> None:
+    """No registry version from a failed job: here the run to tag does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    from runner import registry
+
+    train(store_uri, *BASE)
+    (run,) = client.search_runs([client.get_experiment_by_name("synthetic-imbalanced").experiment_id])
+    with pytest.raises(MlflowException):
+        registry.register(client, run.data.tags["runner.model_uri"], SYNTH, "f" * 32, {})
+    assert [str(v.version) for v in client.search_model_versions(f"name = '{SYNTH}'")] == ["1"]

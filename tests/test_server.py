@@ -62,3 +62,94 @@ def test_parallel_sweep_against_a_team_server(tracking_server, postgres_db, run_
             assert cur.fetchone()[0] == 5
     finally:
         conn.close()
+
+
+def test_jobs_giving_a_new_model_its_first_challenger_at_once_all_succeed(tracking_server) -> None:
+    """MLflow sets an alias by reading, then inserting or updating: two first sets at once collide.
+
+    Seen in CI: one of four parallel jobs failed with PostgreSQL's UniqueViolation on the primary
+    key of registered_model_aliases. Here four threads give fresh models their first challenger at
+    the same moment (a barrier just before the alias is set), for several model names.
+    """
+    import threading
+
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from runner import registry, tracking
+
+    url = tracking_server["url"]
+    client = mlflow.MlflowClient(url)
+    experiment_id = client.create_experiment("alias-race")  # not set_experiment: no fluent state left behind
+    mlflow.set_tracking_uri(url)
+    try:
+        X, y = pd.DataFrame({"x0": [0.0, 1.0, 2.0, 3.0]}), np.array([0, 0, 1, 1])
+        with mlflow.start_run(experiment_id=experiment_id):
+            info = tracking.log_model(LogisticRegression().fit(X, y), X, np.array([0, 1]))
+    finally:
+        mlflow.set_tracking_uri(None)
+    threads_per_name, names = 4, [f"alias-race-{i}" for i in range(8)]
+    errors: list[BaseException] = []
+    for name in names:
+        client.create_registered_model(name)
+        versions = [client.create_model_version(name, info.model_uri, model_id=info.model_id).version
+                    for _ in range(threads_per_name)]
+        barrier = threading.Barrier(threads_per_name)
+
+        def mark(version: str, barrier: threading.Barrier = barrier, name: str = name) -> None:
+            try:
+                barrier.wait()
+                registry.mark_challenger(mlflow.MlflowClient(url), name, str(version))
+            except BaseException as e:  # noqa: BLE001 - collected and asserted below
+                errors.append(e)
+
+        threads = [threading.Thread(target=mark, args=(v,)) for v in versions]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert client.get_model_version_by_alias(name, registry.CHALLENGER).version in {str(v) for v in versions}
+    assert not errors, errors[0]
+
+
+def test_jobs_logging_the_same_new_dataset_at_once_all_succeed(tracking_server) -> None:
+    """MLflow inserts a new dataset after reading that it is not there: parallel jobs collide on its key.
+
+    Seen here: a parallel sweep's job failed with PostgreSQL's UniqueViolation on "dataset_pk" when
+    two jobs logged the same training data at once. Six threads, each in its own run, log the
+    same new frames at the same moment (a barrier), for several experiments.
+    """
+    import threading
+
+    import pandas as pd
+
+    from runner import tracking
+
+    url = tracking_server["url"]
+    client = mlflow.MlflowClient(url)
+    threads_per_experiment = 6
+    errors: list[BaseException] = []
+    for i in range(12):
+        experiment_id = client.create_experiment(f"dataset-race-{i}")
+        frame = pd.DataFrame({"x0": np.arange(20.0) + i, "target": np.arange(20) % 2})
+        run_ids = [client.create_run(experiment_id).info.run_id for _ in range(threads_per_experiment)]
+        barrier = threading.Barrier(threads_per_experiment)
+
+        def log(run_id: str, barrier: threading.Barrier = barrier, frame: pd.DataFrame = frame) -> None:
+            try:
+                mlflow.set_tracking_uri(url)
+                with mlflow.start_run(run_id=run_id):  # each thread has its own active run
+                    barrier.wait()
+                    tracking.log_datasets(frame.iloc[:15], frame.iloc[15:], "target", "race")
+            except BaseException as e:  # noqa: BLE001 - collected and asserted below
+                errors.append(e)
+
+        threads = [threading.Thread(target=log, args=(r,)) for r in run_ids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        mlflow.set_tracking_uri(None)
+        assert not errors, errors[0]
+        for run_id in run_ids:
+            assert {d.dataset.name for d in client.get_run(run_id).inputs.dataset_inputs} == {"race-train", "race-test"}
