@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
 import mlflow
 import numpy as np
@@ -64,15 +65,37 @@ def test_parallel_sweep_against_a_team_server(tracking_server, postgres_db, run_
         conn.close()
 
 
+def at_once(call: Callable[[Any, Callable[[], Any]], None], args: list[Any]) -> list[BaseException]:
+    """`call(arg, go)` for each arg in its own thread; every thread waits in `go()` until all are there.
+
+    Returns the exceptions the calls raised.
+    """
+    import threading
+
+    barrier = threading.Barrier(len(args))
+    errors: list[BaseException] = []
+
+    def run(arg: Any) -> None:
+        try:
+            call(arg, barrier.wait)
+        except BaseException as e:  # noqa: BLE001 - returned to the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(arg,)) for arg in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 def test_jobs_giving_a_new_model_its_first_challenger_at_once_all_succeed(tracking_server) -> None:
     """MLflow sets an alias by reading, then inserting or updating: two first sets at once collide.
 
     Seen in CI: one of four parallel jobs failed with PostgreSQL's UniqueViolation on the primary
     key of registered_model_aliases. Here four threads give fresh models their first challenger at
-    the same moment (a barrier just before the alias is set), for several model names.
+    the same moment, for several model names.
     """
-    import threading
-
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
@@ -88,28 +111,18 @@ def test_jobs_giving_a_new_model_its_first_challenger_at_once_all_succeed(tracki
             info = tracking.log_model(LogisticRegression().fit(X, y), X, np.array([0, 1]))
     finally:
         mlflow.set_tracking_uri(None)
-    threads_per_name, names = 4, [f"alias-race-{i}" for i in range(8)]
-    errors: list[BaseException] = []
-    for name in names:
+    for name in [f"alias-race-{i}" for i in range(8)]:
         client.create_registered_model(name)
-        versions = [client.create_model_version(name, info.model_uri, model_id=info.model_id).version
-                    for _ in range(threads_per_name)]
-        barrier = threading.Barrier(threads_per_name)
+        versions = [str(client.create_model_version(name, info.model_uri, model_id=info.model_id).version)
+                    for _ in range(4)]
 
-        def mark(version: str, barrier: threading.Barrier = barrier, name: str = name) -> None:
-            try:
-                barrier.wait()
-                registry.mark_challenger(mlflow.MlflowClient(url), name, str(version))
-            except BaseException as e:  # noqa: BLE001 - collected and asserted below
-                errors.append(e)
+        def mark(version: str, go: Callable[[], Any], name: str = name) -> None:
+            go()
+            registry.mark_challenger(mlflow.MlflowClient(url), name, version)
 
-        threads = [threading.Thread(target=mark, args=(v,)) for v in versions]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert client.get_model_version_by_alias(name, registry.CHALLENGER).version in {str(v) for v in versions}
-    assert not errors, errors[0]
+        errors = at_once(mark, versions)
+        assert not errors, errors[0]
+        assert client.get_model_version_by_alias(name, registry.CHALLENGER).version in versions
 
 
 def test_jobs_logging_the_same_new_dataset_at_once_all_succeed(tracking_server) -> None:
@@ -117,38 +130,26 @@ def test_jobs_logging_the_same_new_dataset_at_once_all_succeed(tracking_server) 
 
     Seen here: a parallel sweep's job failed with PostgreSQL's UniqueViolation on "dataset_pk" when
     two jobs logged the same training data at once. Six threads, each in its own run, log the
-    same new frames at the same moment (a barrier), for several experiments.
+    same new frames at the same moment, for several experiments.
     """
-    import threading
-
     import pandas as pd
 
     from runner import tracking
 
     url = tracking_server["url"]
     client = mlflow.MlflowClient(url)
-    threads_per_experiment = 6
-    errors: list[BaseException] = []
     for i in range(12):
         experiment_id = client.create_experiment(f"dataset-race-{i}")
         frame = pd.DataFrame({"x0": np.arange(20.0) + i, "target": np.arange(20) % 2})
-        run_ids = [client.create_run(experiment_id).info.run_id for _ in range(threads_per_experiment)]
-        barrier = threading.Barrier(threads_per_experiment)
+        run_ids = [client.create_run(experiment_id).info.run_id for _ in range(6)]
 
-        def log(run_id: str, barrier: threading.Barrier = barrier, frame: pd.DataFrame = frame) -> None:
-            try:
-                mlflow.set_tracking_uri(url)
-                with mlflow.start_run(run_id=run_id):  # each thread has its own active run
-                    barrier.wait()
-                    tracking.log_datasets(frame.iloc[:15], frame.iloc[15:], "target", "race")
-            except BaseException as e:  # noqa: BLE001 - collected and asserted below
-                errors.append(e)
+        def log(run_id: str, go: Callable[[], Any], frame: pd.DataFrame = frame) -> None:
+            mlflow.set_tracking_uri(url)
+            with mlflow.start_run(run_id=run_id):  # each thread has its own active run
+                go()
+                tracking.log_datasets(frame.iloc[:15], frame.iloc[15:], "target", "race")
 
-        threads = [threading.Thread(target=log, args=(r,)) for r in run_ids]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = at_once(log, run_ids)
         mlflow.set_tracking_uri(None)
         assert not errors, errors[0]
         for run_id in run_ids:
