@@ -23,11 +23,11 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PHASES = [  # (module, function): in the order a job runs them
-    ("runner.job", "plan"), ("mlflow", "start_run"), ("runner.evaluate", "evaluate"), ("runner.plots", "write"),
-    ("runner.profile", "write"), ("runner.tracking", "log_artifacts"), ("runner.tracking", "log_job"),
-    ("mlflow", "log_inputs"), ("runner.tracking", "log_model"), ("runner.registry", "register"),
-    ("mlflow", "end_run"), ("runner.job", "run"),
+PHASES = [  # (module, attribute path): in the order a job runs them
+    ("runner.job.run", "plan"), ("mlflow", "start_run"), ("runner.train.evaluate", "evaluate"),
+    ("runner.train.plots", "write"), ("runner.train.profile", "write"), ("mlflow", "MlflowClient.log_artifacts"),
+    ("runner.track.runs", "log_job"), ("mlflow", "log_inputs"), ("runner.track.models", "log_model"),
+    ("runner.registry.versions", "register"), ("mlflow", "end_run"), ("runner.job.run", "run"),
 ]
 
 
@@ -53,13 +53,18 @@ def main() -> None:
     import mlflow
     from hydra import compose, initialize_config_dir
 
-    from runner import config, job
+    from runner.config import schema
+    from runner.job import run as job
 
-    config.register()
+    schema.register()
     times: dict[str, list[float]] = collections.defaultdict(list)
-    for module, name in PHASES:
-        mod = importlib.import_module(module)
-        setattr(mod, name, timed(times, f"{module.removeprefix('runner.')}.{name}", getattr(mod, name)))
+    for module, path in PHASES:
+        owner: Any = importlib.import_module(module)
+        *parents, name = path.split(".")
+        for parent in parents:
+            owner = getattr(owner, parent)
+        label = f"{module.removeprefix('runner.')}.{path}"
+        setattr(owner, name, timed(times, label, getattr(owner, name)))
 
     uri = f"sqlite:///{tempfile.mkdtemp(prefix='runner-phases-')}/mlflow.db"
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):

@@ -1,16 +1,40 @@
-"""The two kinds of failure a user sees: their own mistake, and a job that failed inside a sweep."""
+"""How failures reach a user: their own mistake in one line, a signal as an exception, any error as one line."""
 from __future__ import annotations
 
-from hydra.errors import CompactHydraException
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any
 
 
 class UserError(ValueError):
     """A mistake in the config or the data: reported as one line, never as a traceback."""
 
 
-class JobFailed(CompactHydraException):
-    """Raised by a sweep job after its run was recorded FAILED; Hydra prints only its message."""
-
-
 class Terminated(BaseException):
-    """SIGTERM turned into an exception, so the job's run can be closed as KILLED."""
+    """SIGTERM turned into an exception, so a run can be closed as KILLED and the process exit 143."""
+
+
+def raise_terminated(signum: int, frame: Any) -> None:
+    """The one SIGTERM handler: raise `Terminated` where the main thread is."""
+    raise Terminated(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def sigterm_as_exception() -> Iterator[None]:
+    """Turn SIGTERM into `Terminated` for the duration (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def exception_line(e: BaseException, limit: int = 500) -> str:
+    """An exception's message as the one line a user reads (whitespace folded, at most `limit` characters)."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,71 @@
+"""Rebuild a past sweep's (or a whole experiment's) leaderboard from MLflow alone.
+
+    python -m runner.review                          # the latest sweep in the store
+    python -m runner.review --sweep <parent run id>  # one sweep (reused jobs included)
+    python -m runner.review --experiment iris        # every job run of an experiment
+    python -m runner.review --metric roc_auc --top 5 --out review/
+
+The store is `$MLFLOW_TRACKING_URI`, else the embedded `outputs/mlflow.db` under the current folder.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from runner.cli.common import error
+from runner.config.schema import MAIN_METRICS
+from runner.track import names
+
+EXIT_ERROR = 2
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m runner.review", description=__doc__.split("\n\n")[0])
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--sweep", metavar="RUN_ID", help="a sweep's parent run id (default: the latest sweep)")
+    which.add_argument("--experiment", metavar="NAME",
+                       help="an experiment's name or id: every job run in it, not just one sweep")
+    p.add_argument("--metric", choices=MAIN_METRICS,
+                   help="rank by this metric (default: the sweep's optimized_metric, else f1)")
+    p.add_argument("--top", type=int, metavar="N", help="keep only the N best rows")
+    p.add_argument("--out", type=Path, metavar="DIR", help="also write summary.csv, summary.md, comparison.png here")
+    p.add_argument("--tracking-uri", help="the MLflow store (default: $MLFLOW_TRACKING_URI, else outputs/mlflow.db)")
+    args = p.parse_args(argv)
+    if args.top is not None and args.top < 1:
+        p.error(f"--top {args.top}: must be 1 or more")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the leaderboard (and write its files with --out); 0 on success, 2 when nothing matches."""
+    args = parse(argv)
+    import mlflow
+
+    from runner.sweep import leaderboard, render, select
+    from runner.track import store
+
+    uri = args.tracking_uri or store.resolve_uri()
+    db = store.sqlite_path(uri)
+    if db is not None and not db.exists():  # opening it would create an empty store
+        error(f"no MLflow store at {db} (set MLFLOW_TRACKING_URI or --tracking-uri)")
+        return EXIT_ERROR
+    client = mlflow.MlflowClient(uri)
+    try:
+        rows, metric, title = select.collect(client, args.sweep, args.experiment, args.metric)
+    except select.NotFound as e:
+        error(str(e))
+        return EXIT_ERROR
+    if args.top is not None and len(rows) > args.top:
+        title = f"{title} (top {args.top})"
+        rows = rows[: args.top]
+    render.print_table(rows, metric, title)
+    if args.out:
+        render.write_all(rows, metric, args.out, title)
+        print(f"files: {args.out}/{names.SUMMARY_CSV}, {names.SUMMARY_MD}, {names.COMPARISON_PNG}")
+    summary = leaderboard.failure_summary(rows)
+    if summary:
+        print(summary, file=sys.stderr)
+    return 0
+

@@ -1,0 +1,76 @@
+"""The typed top of the config tree, the resolvers the YAML uses, and where the config groups live.
+
+`register()` must run before Hydra composes (run.py and the compose-API tests call it);
+nothing happens at import time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import MISSING, OmegaConf
+
+# The config groups: `conf/` beside the package, as in a source checkout or an editable install
+# (the way the runner is installed). run.py composes from it; so does the monitor's retraining command.
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+# The held-out metrics a job computes (runner.train.evaluate) and `optimized_metric` may name.
+LABEL_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "f1_macro")
+PROBA_METRICS = ("roc_auc", "average_precision")
+MAIN_METRICS = LABEL_METRICS + PROBA_METRICS
+
+
+@dataclass
+class RegistryConfig:
+    register: Any = False  # true | false | "best"
+    name: str = MISSING
+    promote: bool = True
+
+
+@dataclass
+class MlflowConfig:
+    tracking_uri: str | None = None
+    experiment_name: str = MISSING
+    parent_run_id: str | None = None
+
+
+@dataclass
+class Config:
+    dataset: Any = MISSING
+    model: Any = MISSING
+    sampler: Any = MISSING
+    seed: int = 42
+    optimized_metric: str = "f1"
+    rerun: bool = False
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+
+
+def file_stem(path: Any) -> str:
+    """`examples/churn.csv` -> `churn`: a user file's dataset name (experiment and registry name)."""
+    from pathlib import PurePath
+
+    return PurePath(str(path)).stem or "csv"
+
+
+def launch_dir() -> Path:
+    """The directory the command was started from (Hydra's runtime.cwd when Hydra runs)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.cwd)
+    return Path.cwd()
+
+
+def register() -> None:
+    """Store the schema in Hydra's ConfigStore and register the `runner.*` resolvers (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    from runner.config.resources import threads_per_job
+
+    ConfigStore.instance().store(name="base_config", node=Config)
+    if not OmegaConf.has_resolver("runner.threads"):
+        OmegaConf.register_new_resolver("runner.threads", threads_per_job)
+    if not OmegaConf.has_resolver("runner.stem"):
+        OmegaConf.register_new_resolver("runner.stem", file_stem)

@@ -1,0 +1,1 @@
+"""One job, start to end (config -> data -> pipeline -> fit -> evaluate -> track -> register), and its replay."""

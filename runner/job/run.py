@@ -1,0 +1,192 @@
+"""One job, start to end: config -> data -> pipeline -> fit -> evaluate -> track -> register.
+
+`run(cfg)` is what run.py's Hydra task calls; it returns `optimized_metric` so sweepers can
+optimise it. Nothing is written to the store until the config and data have passed validation.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from runner.config import validate
+from runner.errors import UserError, exception_line
+from runner.job.context import Choices, JobContext, choices, run_tags
+from runner.track import identity, names, runs, store
+from runner.train import checks, data, features, labels, pipeline
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+    from runner.registry.policy import Policy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything decided before anything is written: validated config, data, unfitted pipeline."""
+
+    cfg: DictConfig
+    resolved: dict[str, Any]
+    split: data.Split
+    pipeline: Any
+    identity: str
+    tags: dict[str, str]
+    name: str
+
+
+def plan(cfg: DictConfig, ctx: JobContext) -> Job:
+    """Validate, load the data and build the pipeline: all a job can fail on before it writes."""
+    validate.config(cfg)
+    checks.dataset_params(cfg.dataset)  # before resolving: a missing dataset.path is named, not an interpolation
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    resolved = {str(k): v for k, v in container.items()}
+    split = data.load_split(cfg.dataset)
+    pipe = pipeline.build(cfg, features.step(split.X_train, by_name=cfg.dataset.kind == "csv"), split.classes)
+    sampler = pipe.named_steps["sampler"]
+    model = pipe.named_steps["model"]
+    checks.against_data(cfg, split, None if sampler == "passthrough" else sampler,
+                        model.estimator if isinstance(model, labels.LabelEncoded) else model)
+    chosen = choices(cfg, ctx)
+    ident = identity.config_identity(resolved, split.digest)
+    git = identity.git_state()
+    tags = run_tags(cfg, ctx, chosen, code_version=identity.code_version(), data_digest=split.digest,
+                    identity=ident, git_commit=git.get("commit", ""), git_dirty=git.get("dirty", ""))
+    return Job(cfg, resolved, split, pipe, ident, tags, chosen.run_name)
+
+
+def run(cfg: DictConfig) -> float:
+    """Run one job and return its `optimized_metric` (reused from an identical run when one exists)."""
+    from runner.registry.policy import Policy
+
+    start = time.time()
+    ctx = JobContext.from_hydra()
+    uri = store.resolve_uri(cfg.mlflow.tracking_uri)
+    store.check_reachable(uri)  # seconds, not minutes of MLflow's retries, for a server that is down
+    try:
+        job = plan(cfg, ctx)
+    except UserError as e:
+        if not ctx.multirun:
+            raise
+        return failed(ctx, record_invalid(cfg, ctx, uri, e, start), e)
+
+    import mlflow  # after validation: a mistake costs no MLflow import
+
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient(uri)
+    experiment_id = store.prepare(uri, cfg.mlflow.experiment_name)
+    policy = Policy.of(cfg, ctx.multirun)
+
+    previous = None if cfg.rerun else runs.find_finished(client, experiment_id, job.identity)
+    if previous is not None:
+        return reuse(client, uri, job, previous, ctx, policy)
+
+    run_id: str | None = None
+    try:
+        with runs.job_run(client, experiment_id, job.name, job.tags, start) as active:
+            run_id = active.info.run_id
+            announce(client, cfg, ctx, run_id)
+            value = train_and_log(client, run_id, job, ctx, policy)
+        policy.after_job(client, uri, run_id)
+    except Exception as e:
+        if ctx.multirun and run_id is not None:  # recorded FAILED: the sweep reports it
+            return failed(ctx, run_id, e)
+        raise
+    return value
+
+
+def announce(client: MlflowClient, cfg: DictConfig, ctx: JobContext, run_id: str, reused: bool = False) -> None:
+    """Tell the sweep's parent run which run is job `ctx.num` (and that it was reused)."""
+    parent = cfg.mlflow.parent_run_id
+    if not parent or ctx.num is None:
+        return
+    client.set_tag(parent, f"{names.JOB_PREFIX}{ctx.num}", run_id)
+    if reused:
+        client.set_tag(parent, f"{names.REUSED_PREFIX}{ctx.num}", run_id)
+
+
+def failed(ctx: JobContext, run_id: str, e: Exception) -> float:
+    """A sweep job that failed (its run already FAILED): one log line, and NaN for the sweeper.
+
+    It does not raise: Hydra would print its own error lines with the injected overrides and skip
+    `on_multirun_end`. The launching process reads the failure from MLflow (runner.sweep.lifecycle),
+    which prints the failure summary and sets the exit status.
+    """
+    log.error("job %s failed: %s (run %s, traceback in its artifacts: %s)",
+              ctx.num, exception_line(e), run_id, names.TRACEBACK)
+    return float("nan")
+
+
+def write_files(folder: Path, job: Job, ctx: JobContext, ev: Any) -> None:
+    """The job's files before upload: plots, report, reference profile, resolved config, overrides."""
+    from runner.track.secrets import redacted_config
+    from runner.train import plots, profile
+
+    split = job.split
+    plots.write(ev, split.y_test, folder / names.PLOTS, job.name)
+    (folder / names.CLASSIFICATION_REPORT).write_text(ev.report)
+    profile.write(folder, split.X_train, split.y_train, ev)  # reference for runner.serve.monitor
+    (folder / names.RESOLVED_CONFIG).write_text(OmegaConf.to_yaml(OmegaConf.create(redacted_config(job.resolved))))
+    (folder / names.OVERRIDES_FILE).write_text(OmegaConf.to_yaml(OmegaConf.create(list(ctx.overrides))))
+
+
+def train_and_log(client: MlflowClient, run_id: str, job: Job, ctx: JobContext, policy: Policy) -> float:
+    """Fit, evaluate, write the files, log everything and register if the policy says so."""
+    from runner.track import inputs, models
+    from runner.track.params import params_of
+    from runner.train import evaluate
+
+    split, cfg = job.split, job.cfg
+    t = time.perf_counter()
+    job.pipeline.fit(split.X_train, split.y_train)
+    fit_seconds = time.perf_counter() - t
+    ev = evaluate.evaluate(job.pipeline, split.X_test, split.y_test)
+    metrics = {**ev.metrics, "fit_seconds": fit_seconds}
+
+    with tempfile.TemporaryDirectory(prefix="runner-") as tmp:
+        write_files(Path(tmp), job, ctx, ev)
+        client.log_artifacts(run_id, tmp)
+
+    runs.log_job(client, run_id, params_of(job.resolved), {}, {})  # before log_model: the model keeps them
+    train = split.X_train.assign(**{data.TARGET: split.y_train.to_numpy()})
+    test = split.X_test.assign(**{data.TARGET: split.y_test.to_numpy()})
+    inputs.log_datasets(train, test, data.TARGET, job.tags[names.DATASET])
+    model_info = models.log_model(job.pipeline, split.X_train, ev.classes)
+    # After log_model, with its id: the run's metrics and the LoggedModel's in one write.
+    runs.log_job(client, run_id, {}, metrics, {}, model_id=model_info.model_id)
+    client.set_tag(run_id, names.MODEL_URI, model_info.model_uri)
+
+    policy.register_job(client, run_id, model_info.model_uri, job.tags, metrics)
+    value = metrics.get(cfg.optimized_metric, float("nan"))
+    log.info("%s: %s=%.4f (fit %.2fs)", job.name, cfg.optimized_metric, value, fit_seconds)
+    return float(value)
+
+
+def reuse(client: MlflowClient, uri: str, job: Job, previous: Run, ctx: JobContext, policy: Policy) -> float:
+    """An identical FINISHED run exists: record it for the sweep, let the policy adopt it, return its metric."""
+    run_id = previous.info.run_id
+    log.info("%s: identical to FINISHED run %s (config, code and data); reusing it (rerun=true trains again)",
+             job.name, run_id)
+    announce(client, job.cfg, ctx, run_id, reused=True)
+    policy.adopt(client, uri, previous)
+    return float(previous.data.metrics.get(job.cfg.optimized_metric, float("nan")))
+
+
+def record_invalid(cfg: DictConfig, ctx: JobContext, uri: str, e: Exception, start: float) -> str:
+    """Inside a sweep, a job that fails validation still leaves a FAILED run with its reason."""
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    experiment_id = store.prepare(uri, cfg.mlflow.experiment_name)
+    chosen: Choices = choices(cfg, ctx)
+    run_id = runs.record_failed(client, experiment_id, chosen.run_name, run_tags(cfg, ctx, chosen), start, e)
+    announce(client, cfg, ctx, run_id)
+    return run_id

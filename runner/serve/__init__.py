@@ -1,0 +1,1 @@
+"""After training: batch prediction with a logged model, and monitoring a batch against its reference."""

@@ -1,0 +1,1 @@
+"""A multirun in the launching process: parent run, worker warm-up, leaderboard and its renderings."""

@@ -1,0 +1,164 @@
+"""The leaderboard of a sweep or experiment: rows read from MLflow runs, ranked, and its failures.
+
+Everything here reads MLflow only, so a past sweep's table can be rebuilt without its folder
+(`python -m runner.review`). A resumed sweep's reused jobs are children of an earlier parent;
+the new parent names them in its `runner.reused.<job>` tags. runner.sweep.render draws the rows.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runner.config.schema import MAIN_METRICS
+from runner.track import names
+from runner.track.runs import all_runs
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Row:
+    """One job of a sweep as the leaderboard shows it."""
+
+    job: str
+    run_id: str
+    model: str
+    sampler: str
+    dataset: str
+    overrides: str
+    status: str
+    reused: bool = False
+    reason: str = ""
+    fit_seconds: float = math.nan
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def shown_status(self) -> str:
+        return "REUSED" if self.reused else self.status
+
+    @property
+    def label(self) -> str:
+        extra = f" {self.overrides}" if self.overrides else ""
+        return f"#{self.job} {self.model}+{self.sampler}{extra}"
+
+
+GROUPS = ("dataset=", "model=", "sampler=")
+
+
+def _extra_overrides(text: str) -> str:
+    """Overrides beyond the group choices (those have their own columns)."""
+    return " ".join(o for o in text.split() if not o.startswith(GROUPS))
+
+
+def row_of(run: Run, job: str | None = None, reused: bool = False) -> Row:
+    """A row from an MLflow run."""
+    tags = run.data.tags
+    metrics = {k: v for k, v in run.data.metrics.items() if k in MAIN_METRICS}
+    return Row(
+        job=job if job is not None else tags.get(names.JOB_NUM, "-"),
+        run_id=run.info.run_id,
+        model=tags.get(names.MODEL, "?"),
+        sampler=tags.get(names.SAMPLER, "?"),
+        dataset=tags.get(names.DATASET, "?"),
+        overrides=_extra_overrides(tags.get(names.OVERRIDES, "")),
+        status=run.info.status,
+        reused=reused,
+        reason=tags.get(names.FAILURE, ""),
+        fit_seconds=run.data.metrics.get("fit_seconds", math.nan),
+        metrics=metrics,
+    )
+
+
+def sweep_rows(client: MlflowClient, parent: Run) -> list[Row]:
+    """The jobs of a sweep: the parent's children plus the earlier runs it reused (as REUSED)."""
+    from mlflow.exceptions import MlflowException
+
+    children = all_runs(client, [parent.info.experiment_id], f"tags.`{names.PARENT}` = '{parent.info.run_id}'")
+    rows = [row_of(r) for r in children]
+    for key, run_id in sorted(parent.data.tags.items()):
+        if not key.startswith(names.REUSED_PREFIX):
+            continue
+        try:
+            run = client.get_run(run_id)
+        except MlflowException:  # deleted since: say so rather than drop the job
+            log.warning("job %s reused run %s, which no longer exists", key[len(names.REUSED_PREFIX):], run_id)
+            continue
+        rows.append(row_of(run, job=key[len(names.REUSED_PREFIX):], reused=True))
+    return rows
+
+
+def experiment_rows(client: MlflowClient, experiment_id: str) -> list[Row]:
+    """Every job run of an experiment (single runs and sweep jobs; not the sweeps' parent runs)."""
+    return [row_of(r) for r in all_runs(client, [experiment_id]) if r.data.tags.get(names.SWEEP) != "true"]
+
+
+def latest_sweep(client: MlflowClient, experiment_ids: list[str] | None = None) -> Run | None:
+    """The most recently started sweep parent run in the store (or in the given experiments)."""
+    if experiment_ids is None:
+        experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    if not experiment_ids:
+        return None
+    runs = client.search_runs(experiment_ids, filter_string=f"tags.`{names.SWEEP}` = 'true'",
+                              order_by=["attributes.start_time DESC"], max_results=1)
+    return runs[0] if runs else None
+
+
+def sweep_title(parent: Run, n: int, metric: str) -> str:
+    """'sweep <date>/<time>: N jobs by <metric>' from the parent run alone."""
+    folder = parent.data.tags.get(names.SWEEP_DIR)
+    name = "/".join(Path(folder).parts[-2:]) if folder else parent.info.run_id[:8]
+    return f"sweep {name}: {n} jobs by {metric}"
+
+
+def sort(rows: Iterable[Row], metric: str) -> list[Row]:
+    """Best first by `metric`; runs without it (failed, killed) last, in job order."""
+    def key(r: Row) -> tuple[bool, float, int, str]:
+        v = r.metrics.get(metric, math.nan)
+        num = int(r.job) if str(r.job).isdigit() else 10**9
+        return (math.isnan(v), -v if not math.isnan(v) else 0.0, num, r.run_id)
+
+    return sorted(rows, key=key)
+
+
+def common_overrides(rows: list[Row]) -> list[str]:
+    """Overrides every row shares (shown once, above the table, instead of on every row)."""
+    if len(rows) < 2:
+        return []
+    first = rows[0].overrides.split()
+    return [o for o in first if all(o in r.overrides.split() for r in rows[1:])]
+
+
+def varying(row: Row, common: list[str]) -> str:
+    """A row's overrides less the common ones."""
+    return " ".join(o for o in row.overrides.split() if o not in common)
+
+
+def failures(rows: list[Row]) -> list[Row]:
+    """Jobs that did not finish (FAILED or KILLED), in job order."""
+    bad = [r for r in rows if not r.reused and r.status in ("FAILED", "KILLED")]
+    return sorted(bad, key=lambda r: int(r.job) if str(r.job).isdigit() else 10**9)
+
+
+def failure_summary(rows: list[Row]) -> str:
+    """One line: how many jobs failed and why ('' when none did)."""
+    bad = failures(rows)
+    if not bad:
+        return ""
+    reasons = "; ".join(f"job {r.job} {r.status}: {r.reason or 'no reason recorded'}" for r in bad)
+    return f"{len(bad)} of {len(rows)} jobs failed: {reasons}"
+
+
+SHOWN_METRICS = ("f1", "roc_auc", "average_precision", "balanced_accuracy", "accuracy", "precision", "recall")
+
+
+def metric_columns(metric: str) -> list[str]:
+    """The ranking metric first, then the other shown metrics."""
+    return [metric] + [m for m in SHOWN_METRICS if m != metric]

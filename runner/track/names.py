@@ -1,0 +1,68 @@
+"""Every name the runner writes into MLflow: run tags, version tags, aliases and artifact paths.
+
+Logged records point at these names (a reviewed sweep, a gated version, a monitored champion), so
+they never change; everything that reads or writes one imports it from here.
+"""
+from __future__ import annotations
+
+# ---- run tags of a job
+DATASET = "runner.dataset"              # the Hydra choices (or read off the config outside Hydra)
+MODEL = "runner.model"
+SAMPLER = "runner.sampler"
+OVERRIDES = "runner.overrides"          # the task overrides as typed (secrets redacted)
+CODE_VERSION = "runner.code_version"    # runner.track.identity.code_version
+DATA_DIGEST = "runner.data_digest"      # every row of the full dataset, before splitting
+IDENTITY = "runner.identity"            # config + code + data: equal identities reuse a FINISHED run
+JOB_NUM = "runner.job_num"
+OUTPUT_DIR = "runner.output_dir"
+GIT_COMMIT = "runner.git_commit"
+GIT_DIRTY = "runner.git_dirty"
+MODEL_URI = "runner.model_uri"          # the LoggedModel the job logged (models:/m-<id>)
+FAILURE = "runner.failure"              # why a run is FAILED or KILLED (one line)
+REGISTERED_VERSION = "runner.registered_version"  # "<name>/<version>"
+RERUN_OF = "runner.rerun_of"
+PARENT = "mlflow.parentRunId"           # MLflow's own: a sweep's jobs are its parent run's children
+MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
+
+# ---- run tags of a sweep's parent run
+SWEEP = "runner.sweep"                  # "true" on a sweep's parent run
+SWEEP_DIR = "runner.sweep_dir"
+OPTIMIZED_METRIC = "runner.optimized_metric"
+JOB_PREFIX = "runner.job."              # runner.job.<n> = the run id of job n
+REUSED_PREFIX = "runner.reused."        # runner.reused.<n> = the earlier run job n reused
+
+# ---- the Model Registry
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+GATE_DECISION = "gate.decision"         # promoted | kept | first | off
+GATE_PREFIX = "gate."
+MONITOR_PREFIX = "monitor."             # a version's latest monitoring status
+MONITOR_RUN_PREFIX = "runner.monitor."  # tags of a monitoring run
+
+# run tag -> version tag: what a registered version says about where it came from
+VERSION_TAGS = {
+    IDENTITY: "identity",
+    MODEL: "model",
+    SAMPLER: "sampler",
+    DATASET: "dataset",
+    DATA_DIGEST: "data_digest",
+    GIT_COMMIT: "git_commit",
+    GIT_DIRTY: "git_dirty",
+    CODE_VERSION: "code_version",
+    OVERRIDES: "overrides",
+}
+
+# ---- artifacts of a job's run
+RESOLVED_CONFIG = "resolved_config.yaml"
+OVERRIDES_FILE = "overrides.yaml"
+CLASSIFICATION_REPORT = "classification_report.txt"
+TRACEBACK = "failure/traceback.txt"
+PLOTS = "plots"
+REFERENCE_PROFILE = "reference_profile.json"
+MODEL_NAME = "model"                    # the LoggedModel's name
+
+# ---- artifacts of a sweep's parent run
+SUMMARY_CSV = "summary.csv"
+SUMMARY_MD = "summary.md"
+COMPARISON_PNG = "comparison.png"
+SEARCH_RESULT = "optimization_results.yaml"  # Optuna's best params and value
