@@ -95,7 +95,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from runner.config import cpu_count
+    from runner.config.resources import cpu_count
 
     console = Console()
     console.print(f"{cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, {args.rows} rows")

@@ -23,9 +23,10 @@ def main(rows: int) -> None:
     import mlflow
     import numpy as np
     import pandas as pd
-
     from conftest import compose
-    from runner import job, predict
+
+    from runner import predict
+    from runner.job import run as job
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,7 +19,8 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from runner import evaluate, monitor, profile
+from runner.serve import drift as monitor
+from runner.train import evaluate, profile
 
 
 def best_of(fn, repeat: int = 3) -> float:

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_PY = ROOT / "run.py"
@@ -44,12 +44,13 @@ CARD_SWEEP = ["-m", "model=logreg,rf,xgb", "sampler=none,smotetomek", "registry.
 ML_STACK = ("mlflow", "sklearn", "xgboost", "imblearn", "matplotlib", "pandas", "scipy")
 PARTS = ("compare", "compose", "smotetomek", "scale")
 FLOOR_SCRIPT = (  # what any run of the card must pay before its first job: imports, a fresh store
-    "import sys; sys.path.insert(0, {root!r}); import os, hydra; from runner import shutdown, store, warmup; "
+    "import sys; sys.path.insert(0, {root!r}); import os, hydra; from runner.cli import shutdown; "
+    "from runner.sweep import warmup; from runner.track import store; "
     "warmup.imports(); store.prepare(os.environ['MLFLOW_TRACKING_URI'], 'floor'); shutdown.lighten()"
 )
 
 
-def env_for(uri: Optional[str] = None) -> dict[str, str]:
+def env_for(uri: str | None = None) -> dict[str, str]:
     """The environment of every measured command: no telemetry, headless plots, an explicit store."""
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID")}
     env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"})
@@ -137,7 +138,8 @@ def part_compare(args: argparse.Namespace) -> list[dict[str, Any]]:
                "fit_sum_s": sum(r["fit_s"] for r in job_rows)}
         rows.append(row)
         print(f"  compare {i + 1}/{args.repeat}: tutorial {row['tutorial_s']:.2f}s card {row['card_s']:.2f}s "
-              f"ratio {row['ratio']:.3f} (floor {row['floor_s']:.2f}s, {row['floor_ratio']:.3f}); per-job overhead median {row['overhead_median_s']:.3f}s "
+              f"ratio {row['ratio']:.3f} (floor {row['floor_s']:.2f}s, {row['floor_ratio']:.3f}); "
+              f"per-job overhead median {row['overhead_median_s']:.3f}s "
               f"({', '.join(f'{x:.2f}' for x in per_job)})", flush=True)
     return rows
 
@@ -187,9 +189,10 @@ import numpy as np
 sys.path.insert(0, {root!r})
 from hydra import compose, initialize_config_dir
 from imblearn.combine import SMOTETomek
-from runner import config, data, pipeline
+from runner.config import schema
+from runner.train import data, pipeline
 
-config.register()
+schema.register()
 with initialize_config_dir(config_dir={conf!r}, version_base="1.3"):
     cfg = compose(config_name="config", overrides=["sampler=smotetomek", "dataset.n_features=20",
                                                    "dataset.n_samples={rows}"])
@@ -274,7 +277,7 @@ def summary(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """One line per goal: median measured value, the goal and whether it was met."""
     out = []
 
-    def add(what: str, value: float, goal: str, ok: Optional[bool], note: str = "") -> None:
+    def add(what: str, value: float, goal: str, ok: bool | None, note: str = "") -> None:
         met = "-" if ok is None else "yes" if ok else "NO"
         out.append({"measure": what, "median": round(value, 3), "goal": goal, "met": met,
                     "note": note})
@@ -338,7 +341,7 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
     Console(width=200).print(table)
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", default="compare,compose,smotetomek", help=f"comma-separated: {', '.join(PARTS)} or all")
     parser.add_argument("--repeat", type=int, default=3, help="side-by-side pairs for compare (compose does 3x)")
