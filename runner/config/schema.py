@@ -35,11 +35,25 @@ class MlflowConfig:
     parent_run_id: str | None = None
 
 
+EVAL_KINDS = ("holdout", "cv")
+
+
+def ranking_metric(metric: str, eval_kind: str | None) -> str:
+    """What a job returns to the sweeper and a sweep ranks it by: `cv_<metric>_mean` under eval=cv."""
+    return f"cv_{metric}_mean" if eval_kind == "cv" else metric
+
+
+def holdout_eval() -> dict[str, Any]:
+    """`eval=holdout`: what a config logged before `eval` existed means."""
+    return {"kind": "holdout", "bootstrap": 1000, "confidence": 0.95}
+
+
 @dataclass
 class Config:
     dataset: Any = MISSING
     model: Any = MISSING
     sampler: Any = MISSING
+    eval: Any = field(default_factory=holdout_eval)
     seed: int = 42
     optimized_metric: str = "f1"
     rerun: bool = False

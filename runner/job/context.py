@@ -77,6 +77,7 @@ def run_tags(cfg: DictConfig, ctx: JobContext, chosen: Choices, **identity: str)
         names.MODEL: chosen.model,
         names.SAMPLER: chosen.sampler,
         names.OVERRIDES: " ".join(ctx.overrides),
+        names.EVAL: str(cfg.eval.get("kind", "holdout")),
     }
     keys = {"code_version": names.CODE_VERSION, "data_digest": names.DATA_DIGEST, "identity": names.IDENTITY,
             "git_commit": names.GIT_COMMIT, "git_dirty": names.GIT_DIRTY}

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from runner.config import validate
+from runner.config.schema import ranking_metric
 from runner.errors import UserError, exception_line
 from runner.job.context import Choices, JobContext, choices, run_tags
 from runner.track import identity, names, runs, store
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from mlflow.entities import Run
 
     from runner.registry.policy import Policy
+    from runner.train.crossval import CrossValidation
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +127,20 @@ def failed(ctx: JobContext, run_id: str, e: Exception) -> float:
     return float("nan")
 
 
-def write_files(folder: Path, job: Job, ctx: JobContext, ev: Any) -> None:
-    """The job's files before upload: plots, report, reference profile, resolved config, overrides."""
+def write_files(folder: Path, job: Job, ctx: JobContext, ev: Any, cv: CrossValidation | None) -> None:
+    """The job's files before upload: plots, report, held-out predictions, reference profile, CV folds,
+    resolved config, overrides."""
     from runner.track.secrets import redacted_config
-    from runner.train import plots, profile
+    from runner.train import evaluate, plots, profile
 
     split = job.split
     plots.write(ev, split.y_test, folder / names.PLOTS, job.name)
+    predictions = folder / names.HOLDOUT_PREDICTIONS
+    predictions.parent.mkdir(parents=True, exist_ok=True)
+    evaluate.holdout_frame(ev, split.y_test).to_parquet(predictions, index=False)
+    if cv is not None:
+        (folder / names.CV_FOLDS).parent.mkdir(parents=True, exist_ok=True)
+        cv.table().to_csv(folder / names.CV_FOLDS, index=False)
     (folder / names.CLASSIFICATION_REPORT).write_text(ev.report)
     profile.write(folder, split.X_train, split.y_train, ev)  # reference for runner.serve.monitor
     (folder / names.RESOLVED_CONFIG).write_text(OmegaConf.to_yaml(OmegaConf.create(redacted_config(job.resolved))))
@@ -145,14 +154,18 @@ def train_and_log(client: MlflowClient, run_id: str, job: Job, ctx: JobContext, 
     from runner.train import evaluate
 
     split, cfg = job.split, job.cfg
+    cv = cross_validate(job) if cfg.eval.kind == "cv" else None
     t = time.perf_counter()
     job.pipeline.fit(split.X_train, split.y_train)
     fit_seconds = time.perf_counter() - t
-    ev = evaluate.evaluate(job.pipeline, split.X_test, split.y_test)
-    metrics = {**ev.metrics, "fit_seconds": fit_seconds}
+    ev = evaluate.evaluate(job.pipeline, split.X_test, split.y_test, bootstrap=cfg.eval.bootstrap,
+                           confidence=cfg.eval.confidence, seed=cfg.seed)
+    metrics = {**ev.metrics, **ev.interval_metrics(), "fit_seconds": fit_seconds}
+    if cv is not None:
+        metrics.update(cv.summary(cfg.eval.confidence))
 
     with tempfile.TemporaryDirectory(prefix="runner-") as tmp:
-        write_files(Path(tmp), job, ctx, ev)
+        write_files(Path(tmp), job, ctx, ev, cv)
         client.log_artifacts(run_id, tmp)
 
     runs.log_job(client, run_id, params_of(job.resolved), {}, {})  # before log_model: the model keeps them
@@ -161,13 +174,25 @@ def train_and_log(client: MlflowClient, run_id: str, job: Job, ctx: JobContext, 
     inputs.log_datasets(train, test, data.TARGET, job.tags[names.DATASET])
     model_info = models.log_model(job.pipeline, split.X_train, ev.classes)
     # After log_model, with its id: the run's metrics and the LoggedModel's in one write.
-    runs.log_job(client, run_id, {}, metrics, {}, model_id=model_info.model_id)
+    series = {f"cv_{k}": list(v) for k, v in cv.per_fold.items()} if cv is not None else None
+    runs.log_job(client, run_id, {}, metrics, {}, model_id=model_info.model_id, series=series)
     client.set_tag(run_id, names.MODEL_URI, model_info.model_uri)
 
     policy.register_job(client, run_id, model_info.model_uri, job.tags, metrics)
-    value = metrics.get(cfg.optimized_metric, float("nan"))
-    log.info("%s: %s=%.4f (fit %.2fs)", job.name, cfg.optimized_metric, value, fit_seconds)
+    ranked_by = ranking_metric(cfg.optimized_metric, cfg.eval.kind)
+    value = metrics.get(ranked_by, float("nan"))
+    log.info("%s: %s=%.4f (fit %.2fs)", job.name, ranked_by, value, fit_seconds)
     return float(value)
+
+
+def cross_validate(job: Job) -> CrossValidation:
+    """eval=cv: the pipeline's folds on the training split, as many at once as the thread budget allows."""
+    from runner.config.resources import threads_per_job
+    from runner.train import crossval
+
+    ev, split = job.cfg.eval, job.split
+    n_jobs = crossval.parallel_folds(crossval.estimator_threads(job.pipeline), threads_per_job())
+    return crossval.cross_validate(job.pipeline, split.X_train, split.y_train, ev.folds, ev.repeats, job.cfg.seed, n_jobs)
 
 
 def reuse(client: MlflowClient, uri: str, job: Job, previous: Run, ctx: JobContext, policy: Policy) -> float:
@@ -177,7 +202,8 @@ def reuse(client: MlflowClient, uri: str, job: Job, previous: Run, ctx: JobConte
              job.name, run_id)
     announce(client, job.cfg, ctx, run_id, reused=True)
     policy.adopt(client, uri, previous)
-    return float(previous.data.metrics.get(job.cfg.optimized_metric, float("nan")))
+    ranked_by = ranking_metric(job.cfg.optimized_metric, job.cfg.eval.kind)
+    return float(previous.data.metrics.get(ranked_by, float("nan")))
 
 
 def record_invalid(cfg: DictConfig, ctx: JobContext, uri: str, e: Exception, start: float) -> str:

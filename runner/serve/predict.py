@@ -24,11 +24,11 @@ from typing import Any
 
 from runner.errors import UserError, exception_line
 from runner.track import names
+from runner.train.evaluate import PROBA_PREFIX
 
 log = logging.getLogger(__name__)
 
 PREDICTION = "prediction"
-PROBA_PREFIX = "proba_"
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 NUMERIC = ("double", "float", "long", "integer")
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}

@@ -14,6 +14,7 @@ CODE_VERSION = "runner.code_version"    # runner.track.identity.code_version
 DATA_DIGEST = "runner.data_digest"      # every row of the full dataset, before splitting
 IDENTITY = "runner.identity"            # config + code + data: equal identities reuse a FINISHED run
 JOB_NUM = "runner.job_num"
+EVAL = "runner.eval"                    # holdout | cv (absent on runs logged before eval existed: holdout)
 OUTPUT_DIR = "runner.output_dir"
 GIT_COMMIT = "runner.git_commit"
 GIT_DIRTY = "runner.git_dirty"
@@ -59,6 +60,8 @@ CLASSIFICATION_REPORT = "classification_report.txt"
 TRACEBACK = "failure/traceback.txt"
 PLOTS = "plots"
 REFERENCE_PROFILE = "reference_profile.json"
+HOLDOUT_PREDICTIONS = "predictions/holdout.parquet"  # row, label, prediction, proba_<class> per held-out row
+CV_FOLDS = "cv/folds.csv"               # eval=cv: every fold's scores
 MODEL_NAME = "model"                    # the LoggedModel's name
 
 # ---- artifacts of a sweep's parent run

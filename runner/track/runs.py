@@ -10,7 +10,7 @@ import contextlib
 import logging
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from runner.errors import Terminated, exception_line, sigterm_as_exception
@@ -80,11 +80,13 @@ def log_job(
     metrics: Mapping[str, float],
     tags: Mapping[str, str],
     model_id: str | None = None,
+    series: Mapping[str, Sequence[float]] | None = None,
 ) -> None:
-    """Params, metrics and tags in batched calls (MLflow allows 100 params/tags per call).
+    """Params, metrics and tags in batched calls (MLflow allows 100 params/tags, 1000 metrics per call).
 
     With `model_id` the metrics are also the LoggedModel's: one write does what `log_model` would
     otherwise do afterwards by reading back every metric's history and logging it a second time.
+    `series` are metrics with one value per step (e.g. a cross-validation fold per step).
     """
     from mlflow.entities import Metric, Param, RunTag
 
@@ -92,12 +94,15 @@ def log_job(
     params_l = [Param(k, v) for k, v in params.items()]
     tags_l = [RunTag(k, str(v)) for k, v in tags.items()]
     metrics_l = [Metric(k, float(v), now, 0, model_id=model_id) for k, v in metrics.items()]
-    for i in range(0, max(len(params_l), len(tags_l), 1), 100):
+    metrics_l += [Metric(k, float(v), now, step, model_id=model_id)
+                  for k, values in (series or {}).items() for step, v in enumerate(values)]
+    batches = max(-(-len(params_l) // 100), -(-len(tags_l) // 100), -(-len(metrics_l) // 1000), 1)
+    for b in range(batches):
         client.log_batch(
             run_id,
-            metrics=metrics_l if i == 0 else [],
-            params=params_l[i : i + 100],
-            tags=tags_l[i : i + 100],
+            metrics=metrics_l[b * 1000 : (b + 1) * 1000],
+            params=params_l[b * 100 : (b + 1) * 100],
+            tags=tags_l[b * 100 : (b + 1) * 100],
             synchronous=True,
         )
 

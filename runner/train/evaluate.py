@@ -1,7 +1,13 @@
-"""Scores on the held-out split: the numbers the logged model reproduces."""
+"""Scores on the held-out split, their intervals, and the per-row predictions they come from.
+
+The numbers the logged model reproduces: the point estimates (`scores`), a seeded stratified
+bootstrap interval for each (runner.train.uncertainty, the same definitions), and the rows
+themselves (`holdout_frame`, logged as predictions/holdout.parquet), so models scored on the same
+data can later be compared row by row.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -9,7 +15,9 @@ import pandas as pd
 
 from runner.config.schema import LABEL_METRICS, MAIN_METRICS, PROBA_METRICS
 
-__all__ = ["LABEL_METRICS", "MAIN_METRICS", "PROBA_METRICS", "Evaluation", "evaluate", "scores"]
+__all__ = ["LABEL_METRICS", "MAIN_METRICS", "PROBA_METRICS", "Evaluation", "evaluate", "holdout_frame", "scores"]
+
+PROBA_PREFIX = "proba_"  # a class's probability column, as runner.predict writes it
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,14 @@ class Evaluation:
     proba: np.ndarray
     classes: np.ndarray
     report: str
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def interval_metrics(self) -> dict[str, float]:
+        """`M_ci_low` and `M_ci_high` of every metric with an interval."""
+        out = {}
+        for name, (low, high) in self.intervals.items():
+            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = low, high
+        return out
 
 
 def scores(y_true: Any, y_pred: Any, proba: np.ndarray, classes: np.ndarray) -> dict[str, float]:
@@ -47,12 +63,29 @@ def scores(y_true: Any, y_pred: Any, proba: np.ndarray, classes: np.ndarray) -> 
     return {k: float(v) for k, v in out.items()}
 
 
-def evaluate(pipeline: Any, X_test: pd.DataFrame, y_test: pd.Series) -> Evaluation:
-    """Predict the held-out rows with the fitted pipeline and score them."""
+def evaluate(pipeline: Any, X_test: pd.DataFrame, y_test: pd.Series, bootstrap: int = 1000,
+             confidence: float = 0.95, seed: int = 0) -> Evaluation:
+    """Predict the held-out rows with the fitted pipeline, score them, and bootstrap every score's interval."""
     from sklearn.metrics import classification_report
+
+    from runner.train.uncertainty import bootstrap_intervals
 
     y_pred = pipeline.predict(X_test)
     proba = pipeline.predict_proba(X_test)
     classes = np.asarray(pipeline.classes_)
     report = classification_report(y_test, y_pred, zero_division=0, digits=4)
-    return Evaluation(scores(y_test, y_pred, proba, classes), y_pred, proba, classes, report)
+    metrics = scores(y_test, y_pred, proba, classes)
+    intervals = (bootstrap_intervals(y_test.to_numpy(), y_pred, proba, classes, n_resamples=bootstrap,
+                                     confidence=confidence, seed=seed, metrics=list(metrics))
+                 if bootstrap > 0 else {})
+    return Evaluation(metrics, y_pred, proba, classes, report, intervals)
+
+
+def holdout_frame(ev: Evaluation, y_test: pd.Series) -> pd.DataFrame:
+    """One row per held-out row: its position in the full data (`row`), the true `label`, the `prediction`
+    and one `proba_<class>` column per class (in the model's class order)."""
+    frame = pd.DataFrame({"row": np.asarray(y_test.index, dtype=np.int64), "label": y_test.to_numpy(),
+                          "prediction": ev.y_pred})
+    for i, c in enumerate(ev.classes):
+        frame[f"{PROBA_PREFIX}{c}"] = ev.proba[:, i]
+    return frame
