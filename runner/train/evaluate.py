@@ -15,7 +15,7 @@ import pandas as pd
 
 from runner.config.schema import LABEL_METRICS, MAIN_METRICS, PROBA_METRICS
 
-__all__ = ["LABEL_METRICS", "MAIN_METRICS", "PROBA_METRICS", "Evaluation", "evaluate", "holdout_frame", "scores"]
+__all__ = ["LABEL_METRICS", "MAIN_METRICS", "PROBA_METRICS", "Evaluation", "evaluate", "holdout_frame", "prediction_frame", "scores"]
 
 PROBA_PREFIX = "proba_"  # a class's probability column, as runner.predict writes it
 
@@ -81,11 +81,16 @@ def evaluate(pipeline: Any, X_test: pd.DataFrame, y_test: pd.Series, bootstrap: 
     return Evaluation(metrics, y_pred, proba, classes, report, intervals)
 
 
-def holdout_frame(ev: Evaluation, y_test: pd.Series) -> pd.DataFrame:
-    """One row per held-out row: its position in the full data (`row`), the true `label`, the `prediction`
-    and one `proba_<class>` column per class (in the model's class order)."""
-    frame = pd.DataFrame({"row": np.asarray(y_test.index, dtype=np.int64), "label": y_test.to_numpy(),
-                          "prediction": ev.y_pred})
-    for i, c in enumerate(ev.classes):
-        frame[f"{PROBA_PREFIX}{c}"] = ev.proba[:, i]
+def prediction_frame(rows: Any, y_true: Any, y_pred: Any, proba: np.ndarray, classes: Any) -> pd.DataFrame:
+    """Per-row predictions: each row's position in the full data (`row`), the true `label`, the
+    `prediction` and one `proba_<class>` column per class (in the model's class order)."""
+    frame = pd.DataFrame({"row": np.asarray(rows, dtype=np.int64), "label": np.asarray(y_true),
+                          "prediction": np.asarray(y_pred)})
+    for i, c in enumerate(np.asarray(classes)):
+        frame[f"{PROBA_PREFIX}{c}"] = np.asarray(proba)[:, i]
     return frame
+
+
+def holdout_frame(ev: Evaluation, y_test: pd.Series) -> pd.DataFrame:
+    """The held-out rows' predictions (logged as predictions/holdout.parquet)."""
+    return prediction_frame(y_test.index, y_test.to_numpy(), ev.y_pred, ev.proba, ev.classes)
