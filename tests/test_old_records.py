@@ -20,6 +20,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+
 from helpers import free_port
 
 pytestmark = pytest.mark.slow
