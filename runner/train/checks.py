@@ -131,29 +131,33 @@ def against_data(cfg: DictConfig, split: Split, sampler: Any, model: Any) -> Non
             f"model.solver=liblinear: refuses multiclass data ({split.n_classes} classes); "
             "use model.solver=lbfgs (the default of model=logreg)"
         )
-    smote = _smote_of(sampler)
-    if smote is not None:
-        k = getattr(smote, "k_neighbors", 5)
-        k = k if isinstance(k, int) else getattr(k, "n_neighbors", 5)
+    need = minority_neighbours(sampler)
+    if need is not None:
+        key, k = need
         smallest = int(split.y_train.value_counts().min())
         if smallest <= k:
             raise UserError(
                 f"sampler ({type(sampler).__name__}): the smallest class has {smallest} training rows; "
-                f"SMOTE needs more than k_neighbors={k}; use more data, other dataset.weights or sampler=none"
+                f"{'ADASYN' if key == 'n_neighbors' else 'SMOTE'} needs more than {key}={k} to find neighbours among "
+                "them; use more data, other "
+                f"dataset.weights, a smaller sampler.{key}, or a sampler without neighbours (random-over, random-under)"
             )
 
 
-def _smote_of(sampler: Any) -> Any:
-    """The SMOTE inside a sampler (SMOTETomek builds its own when none is given)."""
+def minority_neighbours(sampler: Any) -> tuple[str, int] | None:
+    """(argument, k) of the neighbour search a sampler runs within each minority class, if it runs one.
+
+    SMOTE, BorderlineSMOTE: `k_neighbors`; ADASYN: `n_neighbors`; SMOTETomek and SMOTEENN: their SMOTE's
+    (a default SMOTE when none is given). Random samplers need no neighbours.
+    """
     if sampler is None:
         return None
-    name = type(sampler).__name__
-    if name.startswith("SMOTE") and hasattr(sampler, "smote"):
-        if sampler.smote is not None:
-            return sampler.smote
+    if hasattr(sampler, "smote"):  # SMOTETomek, SMOTEENN
         from imblearn.over_sampling import SMOTE
 
-        return SMOTE()
-    if hasattr(sampler, "k_neighbors"):
-        return sampler
+        return minority_neighbours(sampler.smote if sampler.smote is not None else SMOTE())
+    for key in ("k_neighbors", "n_neighbors"):
+        if hasattr(sampler, key):
+            k = getattr(sampler, key)
+            return key, int(k if isinstance(k, int) else getattr(k, "n_neighbors", 5))
     return None
