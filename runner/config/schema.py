@@ -18,7 +18,10 @@ CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 # The held-out metrics a job computes (runner.train.evaluate) and `optimized_metric` may name.
 LABEL_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "f1_macro")
 PROBA_METRICS = ("roc_auc", "average_precision")
-MAIN_METRICS = LABEL_METRICS + PROBA_METRICS
+MAIN_METRICS = LABEL_METRICS + PROBA_METRICS  # higher is better: what `optimized_metric` may name
+# Binary data only, lower is better: how well the positive class's probabilities are calibrated.
+CALIBRATION_METRICS = ("brier_score", "log_loss", "calibration_error")
+CALIBRATION_BINS = 10  # equal-width bins of `calibration_error` and the reliability plot
 
 
 @dataclass

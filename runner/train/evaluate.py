@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from runner.config.schema import LABEL_METRICS, MAIN_METRICS, PROBA_METRICS
+from runner.config.schema import CALIBRATION_BINS, CALIBRATION_METRICS, LABEL_METRICS, MAIN_METRICS, PROBA_METRICS
 
-__all__ = ["LABEL_METRICS", "MAIN_METRICS", "PROBA_METRICS", "Evaluation", "evaluate", "holdout_frame", "prediction_frame", "scores"]
+__all__ = ["CALIBRATION_METRICS", "LABEL_METRICS", "MAIN_METRICS", "PROBA_METRICS", "Evaluation",
+           "calibration_bins", "calibration_error", "evaluate", "holdout_frame", "prediction_frame", "scores"]
 
 PROBA_PREFIX = "proba_"  # a class's probability column, as runner.predict writes it
 
@@ -60,7 +61,26 @@ def scores(y_true: Any, y_pred: Any, proba: np.ndarray, classes: np.ndarray) -> 
             out["average_precision"] = m.average_precision_score(y_true, proba[:, 1], pos_label=classes[-1])
     elif len(present) == len(classes):
         out["roc_auc"] = m.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=classes)
+    if binary:
+        positive = np.asarray(y_true) == classes[-1]
+        out["brier_score"] = m.brier_score_loss(y_true, proba[:, 1], pos_label=classes[-1])
+        out["log_loss"] = m.log_loss(y_true, proba, labels=classes)
+        out["calibration_error"] = calibration_error(positive, proba[:, 1])
     return {k: float(v) for k, v in out.items()}
+
+
+def calibration_bins(p: np.ndarray, bins: int = CALIBRATION_BINS) -> np.ndarray:
+    """Each probability's equal-width bin on [0, 1], as `sklearn.calibration.calibration_curve` bins them."""
+    return np.searchsorted(np.linspace(0.0, 1.0, bins + 1)[1:-1], p)
+
+
+def calibration_error(positive: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Expected calibration error of the positive class: |observed share - mean probability| per
+    equal-width bin, weighted by the bin's share of the rows."""
+    ids = calibration_bins(p, bins)
+    observed = np.bincount(ids, weights=positive.astype(float), minlength=bins)
+    predicted = np.bincount(ids, weights=p, minlength=bins)
+    return float(np.abs(observed - predicted).sum() / len(p))
 
 
 def evaluate(pipeline: Any, X_test: pd.DataFrame, y_test: pd.Series, bootstrap: int = 1000,

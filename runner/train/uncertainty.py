@@ -36,6 +36,8 @@ __all__ = [
 
 _LABEL_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "f1_macro")
 _PROBA_METRICS = ("roc_auc", "average_precision")
+_CALIBRATION_METRICS = ("brier_score", "log_loss", "calibration_error")  # binary only
+_BINS = 10  # calibration_error's equal-width bins (runner.train.evaluate.calibration_error)
 
 # Floats one chunk of resamples may hold at once (weights copy, counts and curve temporaries): ~80 MB.
 _MAX_CHUNK_FLOATS = 10_000_000
@@ -85,6 +87,7 @@ class _Design:
     curves: tuple[tuple[int, int], ...]
     onehot_t: Any  # scipy.sparse CSR array (n_columns, n_rows)
     chunk_rows: int
+    calibration: int = -1  # first column of the calibration block (binary data), -1 when not asked for
 
 
 def stratified_indices(y_true: Any, n_resamples: int, seed: int) -> np.ndarray:
@@ -380,14 +383,16 @@ def _metric_names(t: np.ndarray, k: int, metrics: Sequence[str] | None) -> tuple
     defined = list(_LABEL_METRICS)
     if all_present:
         defined += list(_PROBA_METRICS) if binary else ["roc_auc"]
+    if binary:
+        defined += list(_CALIBRATION_METRICS)
     if metrics is None:
         return tuple(defined)
     if isinstance(metrics, str):
         raise TypeError("metrics must be a sequence of metric names, not a string")
     names = tuple(dict.fromkeys(metrics))
     for name in names:
-        if name not in _LABEL_METRICS + _PROBA_METRICS:
-            raise ValueError(f"unknown metric {name!r}; known: {_LABEL_METRICS + _PROBA_METRICS}")
+        if name not in _LABEL_METRICS + _PROBA_METRICS + _CALIBRATION_METRICS:
+            raise ValueError(f"unknown metric {name!r}; known: {_LABEL_METRICS + _PROBA_METRICS + _CALIBRATION_METRICS}")
         if name not in defined:
             raise ValueError(f"{name} is not defined here (binary={binary}, every class in y_true={all_present})")
     return names
@@ -431,13 +436,35 @@ def _design(y_true: Any, y_pred: Any, proba: Any, classes: Any, metrics: Sequenc
             columns.append(n_columns + group + np.where(positive, 0, g))
             curves.append((n_columns, g))
             n_columns += 2 * g
+    values = [np.ones(n)] * len(columns)
+    calibration = -1
+    if any(name in _CALIBRATION_METRICS for name in names):
+        # Per-row sums the calibration metrics need: brier loss, log loss, and per bin the row count, the
+        # positives and the probability sum (the same clipping and binning as scikit-learn's).
+        if proba is None:
+            raise ValueError(f"{[x for x in names if x in _CALIBRATION_METRICS]} need proba")
+        prob = np.asarray(proba, dtype=np.float64)
+        positive = (t == 1).astype(np.float64)
+        eps = np.finfo(np.float64).eps
+        clipped = np.clip(prob, eps, 1 - eps)
+        bins = np.searchsorted(np.linspace(0.0, 1.0, _BINS + 1)[1:-1], prob[:, 1])
+        calibration = n_columns
+        zeros = np.zeros(n, dtype=np.intp)
+        block: list[tuple[np.ndarray, np.ndarray]] = [
+            (zeros, (prob[:, 1] - positive) ** 2), (zeros + 1, -np.log(clipped[np.arange(n), t])),
+            (2 + bins, np.ones(n)), (2 + _BINS + bins, positive), (2 + 2 * _BINS + bins, prob[:, 1]),
+        ]
+        for offset, value in block:
+            columns.append((calibration + offset).astype(np.intp))
+            values.append(np.asarray(value, dtype=np.float64))
+        n_columns += 2 + 3 * _BINS
     col = np.concatenate(columns)
     row = np.tile(np.arange(n), len(columns))
-    onehot_t = sparse.csr_array((np.ones(col.size), (col, row)), shape=(n_columns, n))
+    onehot_t = sparse.csr_array((np.concatenate(values), (col, row)), shape=(n_columns, n))
     widest = max((g for _, g in curves), default=0)
     per_resample = n + 2 * n_columns + 2 * k * k + 6 * widest
     chunk_rows = max(1, _MAX_CHUNK_FLOATS // per_resample)
-    return _Design(n, k, binary, names, pairs, tuple(curves), onehot_t, chunk_rows)
+    return _Design(n, k, binary, names, pairs, tuple(curves), onehot_t, chunk_rows, calibration)
 
 
 def _score_groups(score: np.ndarray) -> tuple[np.ndarray, int]:
@@ -534,4 +561,11 @@ def _chunk_metrics(design: _Design, counts: np.ndarray) -> dict[str, np.ndarray]
         res["roc_auc"] = aucs[0] if len(aucs) == 1 else np.mean(aucs, axis=0)
     if aps:
         res["average_precision"] = aps[0]
+    if design.calibration >= 0:
+        c = design.calibration
+        rows = counts[c + 2 : c + 2 + _BINS].sum(axis=0)
+        res["brier_score"] = _divide(counts[c], rows, math.nan)
+        res["log_loss"] = _divide(counts[c + 1], rows, math.nan)
+        gap = np.abs(counts[c + 2 + _BINS : c + 2 + 2 * _BINS] - counts[c + 2 + 2 * _BINS : c + 2 + 3 * _BINS])
+        res["calibration_error"] = _divide(gap.sum(axis=0), rows, math.nan)
     return {name: res[name] for name in design.metrics}

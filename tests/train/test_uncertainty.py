@@ -169,7 +169,10 @@ def test_intervals_are_percentiles_of_the_stratified_samples(name: str, monkeypa
         idx = stratified_indices(y, 200, seed=4)
         samples = metric_samples(y, pred, proba, classes, row_weights(idx, y.size))
         expected = {k: (float(np.quantile(v, 0.05)), float(np.quantile(v, 0.95))) for k, v in samples.items()}
-        assert bootstrap_intervals(y, pred, proba, classes, n_resamples=200, confidence=0.9, seed=4) == expected
+        got = bootstrap_intervals(y, pred, proba, classes, n_resamples=200, confidence=0.9, seed=4)
+        assert got.keys() == expected.keys()
+        for k in expected:  # sums of floats (the calibration metrics) may differ in the last bit by grouping
+            np.testing.assert_allclose(got[k], expected[k], rtol=0, atol=1e-14)
         return idx, samples
 
     idx, samples = samples_and_check()
