@@ -29,6 +29,12 @@ class RegistryConfig:
     register: Any = False  # true | false | "best"
     name: str = MISSING
     promote: bool = True
+    # The promotion gate (runner.registry.gate). Defaults here too, so a config logged before these keys
+    # existed still loads through OmegaConf.merge(OmegaConf.structured(Config), logged).
+    gate: str = "significant"  # significant | better
+    min_delta: float = 0.0     # the challenger must beat the champion by more than this
+    alpha: float = 0.05        # one-sided level of the paired bootstrap test
+    min_rows: int = 50         # fewer rows both can be scored on: the champion stays
 
 
 @dataclass
@@ -51,11 +57,21 @@ def holdout_eval() -> dict[str, Any]:
     return {"kind": "holdout", "bootstrap": 1000, "confidence": 0.95}
 
 
+def threshold_metric(optimized_metric: str) -> str:
+    """The metric a tuned threshold maximises: `optimized_metric` when it depends on the threshold, else f1."""
+    return optimized_metric if optimized_metric in LABEL_METRICS else "f1"
+
+
 @dataclass
 class Config:
     dataset: Any = MISSING
     model: Any = MISSING
     sampler: Any = MISSING
+    # A config logged before these groups existed means today's behaviour: none of them.
+    preprocess: Any = field(default_factory=lambda: {"kind": "none"})
+    weighting: Any = field(default_factory=lambda: {"kind": "none"})
+    calibration: Any = field(default_factory=lambda: {"method": "none"})
+    threshold: Any = field(default_factory=lambda: {"kind": "none"})
     eval: Any = field(default_factory=holdout_eval)
     seed: int = 42
     optimized_metric: str = "f1"
@@ -89,5 +105,7 @@ def register() -> None:
     ConfigStore.instance().store(name="base_config", node=Config)
     if not OmegaConf.has_resolver("runner.threads"):
         OmegaConf.register_new_resolver("runner.threads", threads_per_job)
+    if not OmegaConf.has_resolver("runner.threshold_metric"):
+        OmegaConf.register_new_resolver("runner.threshold_metric", threshold_metric)
     if not OmegaConf.has_resolver("runner.stem"):
         OmegaConf.register_new_resolver("runner.stem", file_stem)

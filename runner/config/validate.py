@@ -10,10 +10,11 @@ from typing import Any
 from omegaconf import DictConfig
 
 from runner.config import allowlist
-from runner.config.schema import EVAL_KINDS, MAIN_METRICS
+from runner.config.schema import EVAL_KINDS, LABEL_METRICS, MAIN_METRICS
 from runner.errors import UserError
 
 REGISTER_CHOICES = (True, False, "best")
+GATE_CHOICES = ("significant", "better")  # registry.gate (runner.registry.gate)
 
 
 def config(cfg: DictConfig) -> None:
@@ -23,7 +24,45 @@ def config(cfg: DictConfig) -> None:
         raise UserError(f"optimized_metric={cfg.optimized_metric!r}: allowed: {', '.join(MAIN_METRICS)}")
     if cfg.registry.register not in REGISTER_CHOICES:
         raise UserError(f"registry.register={cfg.registry.register!r}: allowed: true, false, best")
+    registry_gate(cfg.registry)
     evaluation(cfg.eval)
+    decisions(cfg)
+
+
+def decisions(cfg: DictConfig) -> None:
+    """preprocess, weighting, calibration and threshold: known options and sensible arguments."""
+    choices = {"preprocess": ("kind", ("none", "standard", "robust")), "weighting": ("kind", ("none", "balanced")),
+               "calibration": ("method", ("none", "sigmoid", "isotonic")), "threshold": ("kind", ("none", "tuned"))}
+    for group, (key, allowed) in choices.items():
+        value = cfg.get(group, {}).get(key, "none")
+        if value not in allowed:
+            raise UserError(f"{group}.{key}={value!r}: allowed: {', '.join(allowed)} ({group}={allowed[-1]}, ...)")
+        if value != "none" and group in ("calibration", "threshold"):
+            _integer(f"{group}.folds", cfg[group].get("folds"), 2)
+    if cfg.get("threshold", {}).get("kind") == "tuned":
+        metric, min_recall = cfg.threshold.get("metric"), cfg.threshold.get("min_recall")
+        if metric not in LABEL_METRICS:
+            raise UserError(f"threshold.metric={metric!r}: a threshold is tuned for a metric of labels; "
+                            f"allowed: {', '.join(LABEL_METRICS)}")
+        if min_recall is not None and (isinstance(min_recall, bool) or not isinstance(min_recall, (int, float))
+                                       or not 0 < min_recall <= 1):
+            raise UserError(f"threshold.min_recall={min_recall!r}: must be a number in (0, 1], e.g. 0.8")
+
+
+def registry_gate(reg: Any) -> None:
+    """registry.gate, registry.min_delta, registry.alpha and registry.min_rows (the promotion gate)."""
+    import math
+
+    rule = reg.get("gate", "significant")
+    if rule not in GATE_CHOICES:
+        raise UserError(f"registry.gate={rule!r}: allowed: {', '.join(GATE_CHOICES)}")
+    min_delta = reg.get("min_delta", 0.0)
+    if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not math.isfinite(min_delta):
+        raise UserError(f"registry.min_delta={min_delta!r}: must be a finite number, e.g. 0.0 or 0.01")
+    alpha = reg.get("alpha", 0.05)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise UserError(f"registry.alpha={alpha!r}: must be a number in (0, 1), e.g. 0.05")
+    _integer("registry.min_rows", reg.get("min_rows", 50), 1)
 
 
 def _integer(key: str, value: Any, low: int) -> None:

@@ -19,7 +19,7 @@ from runner.config.schema import ranking_metric
 from runner.errors import UserError, exception_line
 from runner.job.context import Choices, JobContext, choices, run_tags
 from runner.track import identity, names, runs, store
-from runner.train import checks, data, features, labels, pipeline
+from runner.train import checks, data, decision, features, pipeline
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -38,7 +38,8 @@ class Job:
     cfg: DictConfig
     resolved: dict[str, Any]
     split: data.Split
-    pipeline: Any
+    pipeline: Any   # features -> sampler -> model (imblearn Pipeline)
+    estimator: Any  # what is fitted and logged: the pipeline, inside calibration / threshold wrappers if asked
     identity: str
     tags: dict[str, str]
     name: str
@@ -51,18 +52,18 @@ def plan(cfg: DictConfig, ctx: JobContext) -> Job:
     container = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(container, dict)
     resolved = {str(k): v for k, v in container.items()}
-    split = data.load_split(cfg.dataset)
-    pipe = pipeline.build(cfg, features.step(split.X_train, by_name=cfg.dataset.kind == "csv"), split.classes)
+    preprocess = str(cfg.preprocess.get("kind", "none"))
+    split = data.load_split(cfg.dataset, preprocess)
+    pipe = pipeline.build(cfg, features.step(split.X_train, cfg.dataset.kind == "csv", preprocess), split.classes)
     sampler = pipe.named_steps["sampler"]
-    model = pipe.named_steps["model"]
     checks.against_data(cfg, split, None if sampler == "passthrough" else sampler,
-                        model.estimator if isinstance(model, labels.LabelEncoded) else model)
+                        pipeline.inner_model(pipe.named_steps["model"]))
     chosen = choices(cfg, ctx)
     ident = identity.config_identity(resolved, split.digest)
     git = identity.git_state()
     tags = run_tags(cfg, ctx, chosen, code_version=identity.code_version(), data_digest=split.digest,
                     identity=ident, git_commit=git.get("commit", ""), git_dirty=git.get("dirty", ""))
-    return Job(cfg, resolved, split, pipe, ident, tags, chosen.run_name)
+    return Job(cfg, resolved, split, pipe, decision.wrap(pipe, cfg, split.classes), ident, tags, chosen.run_name)
 
 
 def run(cfg: DictConfig) -> float:
@@ -151,16 +152,22 @@ def train_and_log(client: MlflowClient, run_id: str, job: Job, ctx: JobContext, 
     """Fit, evaluate, write the files, log everything and register if the policy says so."""
     from runner.track import inputs, models
     from runner.track.params import params_of
-    from runner.train import evaluate
+    from runner.train import evaluate, weights
 
     split, cfg = job.split, job.cfg
     cv = cross_validate(job) if cfg.eval.kind == "cv" else None
     t = time.perf_counter()
-    job.pipeline.fit(split.X_train, split.y_train)
+    job.estimator.fit(split.X_train, split.y_train)
     fit_seconds = time.perf_counter() - t
-    ev = evaluate.evaluate(job.pipeline, split.X_test, split.y_test, bootstrap=cfg.eval.bootstrap,
+    decision.check_constraint(job.estimator, cfg)
+    ev = evaluate.evaluate(job.estimator, split.X_test, split.y_test, bootstrap=cfg.eval.bootstrap,
                            confidence=cfg.eval.confidence, seed=cfg.seed)
-    metrics = {**ev.metrics, **ev.interval_metrics(), "fit_seconds": fit_seconds}
+    metrics = {**ev.metrics, **ev.interval_metrics(), "fit_seconds": fit_seconds, **weights.used(job.estimator)}
+    threshold = decision.threshold_of(job.estimator)
+    if threshold is not None:
+        metrics["decision_threshold"] = threshold
+    if split.dropped:
+        metrics["dropped_rows"] = split.dropped  # rows with an empty label, left out before the split
     if cv is not None:
         metrics.update(cv.summary(cfg.eval.confidence))
 
@@ -172,7 +179,7 @@ def train_and_log(client: MlflowClient, run_id: str, job: Job, ctx: JobContext, 
     train = split.X_train.assign(**{data.TARGET: split.y_train.to_numpy()})
     test = split.X_test.assign(**{data.TARGET: split.y_test.to_numpy()})
     inputs.log_datasets(train, test, data.TARGET, job.tags[names.DATASET])
-    model_info = models.log_model(job.pipeline, split.X_train, ev.classes)
+    model_info = models.log_model(job.estimator, split.X_train, ev.classes)
     # After log_model, with its id: the run's metrics and the LoggedModel's in one write.
     series = {f"cv_{k}": list(v) for k, v in cv.per_fold.items()} if cv is not None else None
     runs.log_job(client, run_id, {}, metrics, {}, model_id=model_info.model_id, series=series)
@@ -192,7 +199,7 @@ def cross_validate(job: Job) -> CrossValidation:
 
     ev, split = job.cfg.eval, job.split
     n_jobs = crossval.parallel_folds(crossval.estimator_threads(job.pipeline), threads_per_job())
-    return crossval.cross_validate(job.pipeline, split.X_train, split.y_train, ev.folds, ev.repeats, job.cfg.seed, n_jobs)
+    return crossval.cross_validate(job.estimator, split.X_train, split.y_train, ev.folds, ev.repeats, job.cfg.seed, n_jobs)
 
 
 def reuse(client: MlflowClient, uri: str, job: Job, previous: Run, ctx: JobContext, policy: Policy) -> float:

@@ -126,6 +126,15 @@ def against_data(cfg: DictConfig, split: Split, sampler: Any, model: Any) -> Non
         )
     if split.y_train.nunique() < 2:
         raise UserError("dataset: the training split has a single class; use more samples or other weights")
+    if not split.binary and cfg.get("threshold", {}).get("kind", "none") == "tuned":
+        raise UserError(f"threshold=tuned: a decision threshold is for binary data; this dataset has "
+                        f"{split.n_classes} classes (use threshold=none)")
+    smallest_class = int(split.y_train.value_counts().min())
+    for group in ("calibration", "threshold"):
+        node = cfg.get(group, {})
+        if node.get("method", node.get("kind", "none")) != "none" and smallest_class < int(node.get("folds", 5)):
+            raise UserError(f"{group}.folds={node.get('folds')}: the smallest class has {smallest_class} training rows, "
+                            f"fewer than the folds of {group}'s internal CV; use fewer folds or more data")
     if not split.binary and getattr(model, "solver", None) == "liblinear":
         raise UserError(
             f"model.solver=liblinear: refuses multiclass data ({split.n_classes} classes); "

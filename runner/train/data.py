@@ -31,6 +31,7 @@ class Split:
     y_train: pd.Series
     y_test: pd.Series
     digest: str  # hash of the full dataset (every row), before splitting
+    dropped: int = 0  # rows left out before splitting: their label was empty
 
     @property
     def classes(self) -> np.ndarray:
@@ -68,11 +69,7 @@ def iris(params: Mapping[str, Any], random_state: int | None) -> tuple[pd.DataFr
     return X, bunch.target.rename(TARGET)
 
 
-LOADERS: dict[str, Callable[[Mapping[str, Any], int | None], tuple[pd.DataFrame, pd.Series]]] = {
-    "synthetic": synthetic,
-    "iris": iris,
-    "csv": table,
-}
+LOADERS: dict[str, Callable[..., Any]] = {"synthetic": synthetic, "iris": iris, "csv": table}
 
 
 def digest(X: pd.DataFrame, y: pd.Series) -> str:
@@ -85,14 +82,26 @@ def digest(X: pd.DataFrame, y: pd.Series) -> str:
     return h.hexdigest()
 
 
-def load(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.Series]:
-    """The full dataset the config describes."""
+def load(cfg: Mapping[str, Any], imputes: bool = False) -> tuple[pd.DataFrame, pd.Series]:
+    """The full dataset the config describes (rows with an empty label left out).
+
+    `imputes`: the pipeline fills missing values, so a user's file may have empty feature cells.
+    """
+    X, y, _ = load_counting(cfg, imputes)
+    return X, y
+
+
+def load_counting(cfg: Mapping[str, Any], imputes: bool = False) -> tuple[pd.DataFrame, pd.Series, int]:
+    """`load`, and how many rows with an empty label were left out."""
     kind = cfg.get("kind")
     if kind not in LOADERS:
         raise UserError(f"dataset.kind={kind!r} is not known; allowed: {', '.join(sorted(LOADERS))}")
     checks.dataset_params(cfg)
     params = {k: v for k, v in cfg.items() if k not in RESERVED}
-    return LOADERS[kind](params, cfg.get("random_state"))
+    if kind == "csv":
+        return table(params, cfg.get("random_state"), imputes=imputes)
+    X, y = LOADERS[kind](params, cfg.get("random_state"))
+    return X, y, 0
 
 
 def split(X: pd.DataFrame, y: pd.Series, test_size: float, random_state: int | None) -> Split:
@@ -112,7 +121,12 @@ def split(X: pd.DataFrame, y: pd.Series, test_size: float, random_state: int | N
     return Split(X_train, X_test, y_train, y_test, digest(X, y))
 
 
-def load_split(cfg: Mapping[str, Any]) -> Split:
-    """config -> Split: the one way every command gets a job's data."""
-    X, y = load(cfg)
-    return split(X, y, cfg.get("test_size", 0.3), cfg.get("random_state"))
+def load_split(cfg: Mapping[str, Any], preprocess: str = "none") -> Split:
+    """config -> Split: the one way every command gets a job's data (`preprocess`: the job's option, which
+    says whether empty feature cells are imputed, so allowed)."""
+    from dataclasses import replace
+
+    from runner.train.features import imputes
+
+    X, y, dropped = load_counting(cfg, imputes(preprocess))
+    return replace(split(X, y, cfg.get("test_size", 0.3), cfg.get("random_state")), dropped=dropped)

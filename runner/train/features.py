@@ -1,13 +1,16 @@
-"""The pipeline's first step: how a dataset's columns become the model's numbers.
+"""The pipeline's first step: how a dataset's columns become the model's numbers (`preprocess`).
 
-Numbers and booleans pass as they are; text columns are one-hot encoded (unknown categories at
-predict time are ignored). Because this happens inside the logged pipeline, the registered model
-takes a file's raw rows.
+`preprocess=none`: numbers and booleans pass as they are, text columns are one-hot encoded (unknown
+categories at predict time are ignored). `standard` / `robust`: numbers are median-imputed, then
+scaled (StandardScaler / RobustScaler); text is most-frequent-imputed, then one-hot encoded. Because
+this happens inside the logged pipeline, the registered model takes a file's raw rows, empty cells
+included when it imputes.
 """
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -17,22 +20,38 @@ def text_columns(X: pd.DataFrame) -> list[str]:
             if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))]
 
 
-def step(X: pd.DataFrame, by_name: bool = False) -> Any:
-    """"passthrough" for all-numeric data, else a ColumnTransformer selecting columns by name.
+PREPROCESS = ("none", "standard", "robust")
+
+
+def imputes(kind: str) -> bool:
+    """Whether a `preprocess` option fills missing values (so the data and the model may have empty cells)."""
+    return kind in ("standard", "robust")
+
+
+def step(X: pd.DataFrame, by_name: bool = False, preprocess: str = "none") -> Any:
+    """"passthrough" for all-numeric data without preprocessing, else a ColumnTransformer selecting columns
+    by name.
 
     `by_name=True` (a user's file) always selects by name, so rows with extra columns or another
     column order still work.
     """
     text = text_columns(X)
-    if not text and not by_name:
+    if not text and not by_name and preprocess == "none":
         return "passthrough"
     from sklearn.compose import ColumnTransformer
-    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, RobustScaler, StandardScaler
 
     numbers = [str(c) for c in X.columns if str(c) not in text]
+    encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
     parts: list[tuple[str, Any, list[str]]] = []
     if numbers:
-        parts.append(("numbers", "passthrough", numbers))
+        scaler = {"standard": StandardScaler, "robust": RobustScaler}.get(preprocess)
+        numeric: Any = "passthrough" if scaler is None else make_pipeline(SimpleImputer(strategy="median"), scaler())
+        parts.append(("numbers", numeric, numbers))
     if text:
-        parts.append(("text", OneHotEncoder(handle_unknown="ignore", sparse_output=False), text))
+        textual: Any = encoder if preprocess == "none" else make_pipeline(
+            SimpleImputer(strategy="most_frequent", missing_values=np.nan), encoder)
+        parts.append(("text", textual, text))
     return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)

@@ -1,7 +1,9 @@
 """config -> one imblearn Pipeline: [features] -> [sampler | passthrough] -> model.
 
 The sampler sits inside the pipeline, so resampling happens in `fit` on the training data only;
-`predict` on held-out rows never sees it.
+`predict` on held-out rows never sees it. The model step may be wrapped: label encoding for XGBoost
+(runner.train.labels), class weights computed at fit time (runner.train.weights). Calibration and a
+tuned threshold wrap the whole pipeline (runner.train.decision).
 """
 from __future__ import annotations
 
@@ -70,11 +72,21 @@ def build(cfg: DictConfig, features: Any = "passthrough", classes: Any = None) -
     """The full, unfitted pipeline for a job (`classes`: the data's labels, when known)."""
     from imblearn.pipeline import Pipeline
 
-    from runner.train import labels
+    from runner.train import labels, weights
 
     sampler = build_sampler(cfg)
     model = build_estimator(cfg)
     if classes is not None:
         model = labels.wrap(model, classes)
+    model = weights.wrap(model, str(cfg.get("weighting", {}).get("kind", "none")))
     return Pipeline([("features", features), ("sampler", sampler or "passthrough"), ("model", model)])
 
+
+def inner_model(model: Any) -> Any:
+    """The estimator the config named, inside any weighting and label-encoding wrappers."""
+    from runner.train.labels import LabelEncoded
+    from runner.train.weights import Balanced
+
+    while isinstance(model, (Balanced, LabelEncoded)):
+        model = model.estimator
+    return model

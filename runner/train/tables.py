@@ -1,6 +1,7 @@
 """A user's table (CSV, or Parquet by its suffix) as features and a label column; every failure is one line."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import pandas as pd
 from runner.config.schema import launch_dir
 from runner.errors import UserError
 from runner.train.checks import plain
+
+log = logging.getLogger(__name__)
 
 TARGET = "target"  # the label's column name in every frame the runner logs
 RESERVED = {"kind", "name", "test_size", "random_state"}  # dataset keys that are not loader arguments
@@ -50,11 +53,14 @@ def _read(text: str) -> pd.DataFrame:
                         f"{' '.join(str(e).split())}") from None
 
 
-def table(params: Mapping[str, Any], random_state: int | None) -> tuple[pd.DataFrame, pd.Series]:
+def table(params: Mapping[str, Any], random_state: int | None,
+          imputes: bool = False) -> tuple[pd.DataFrame, pd.Series, int]:
     """A user's CSV or Parquet file: the `target` column is the label, `drop` columns are ignored.
 
     Numeric and boolean columns are kept as they are, text columns stay text (the pipeline's
-    `features` step one-hot encodes them), so the logged model takes the file's raw rows.
+    `features` step encodes them), so the logged model takes the file's raw rows. Rows whose label
+    is empty are dropped (their count is returned); empty feature cells are refused unless the
+    pipeline imputes them (`imputes`). Each row keeps its position in the file as its index.
     """
     unknown = sorted(set(params) - set(TABLE_KEYS))
     if unknown:
@@ -65,7 +71,7 @@ def table(params: Mapping[str, Any], random_state: int | None) -> tuple[pd.DataF
         raise UserError("dataset.path is required with dataset=csv (dataset.path=FILE dataset.target=COLUMN)")
     if not target:
         raise UserError("dataset.target is required with dataset=csv: the name of the label column")
-    df = _read(text)
+    df = _read(text).reset_index(drop=True)
     if df.empty:
         raise UserError(f"dataset.path={text}: the file has no rows (columns: {', '.join(map(str, df.columns))})")
     target = str(target)
@@ -82,11 +88,16 @@ def table(params: Mapping[str, Any], random_state: int | None) -> tuple[pd.DataF
     if TARGET in X.columns:
         raise UserError(f"dataset.path={text}: a feature column is named {TARGET!r}, which runner reserves for the "
                         f"label; rename it or add it to dataset.drop")
-    missing = {str(c): int(n) for c, n in df[[*X.columns, target]].isna().sum().items() if n}
-    if missing:
+    labelled = y.notna() & (y.astype(str).str.strip() != "")
+    dropped = int((~labelled).sum())
+    if dropped:
+        log.warning("dataset.path=%s: dropped %d rows with an empty %s (of %d)", text, dropped, target, len(y))
+        X, y = X[labelled], y[labelled]
+    missing = {str(c): int(n) for c, n in X.isna().sum().items() if n}
+    if missing and not imputes:
         listed = ", ".join(f"{c} ({n} rows)" for c, n in missing.items())
-        raise UserError(f"dataset.path={text}: missing values in {listed}; fill or drop them first "
-                        "(or list a column in dataset.drop)")
+        raise UserError(f"dataset.path={text}: missing values in {listed}; use preprocess=standard (imputation), "
+                        "fill or drop them first, or list a column in dataset.drop")
     for column, dtype in X.dtypes.items():
         if isinstance(dtype, pd.CategoricalDtype):
             X[column] = X[column].astype(str)
@@ -103,4 +114,4 @@ def table(params: Mapping[str, Any], random_state: int | None) -> tuple[pd.DataF
         raise UserError(f"dataset.target={target}: a single class ({plain(y.iloc[0])!r}); "
                         "a classifier needs two or more")
     X.columns = [str(c) for c in X.columns]
-    return X.reset_index(drop=True), y.rename(TARGET).reset_index(drop=True)
+    return X, y.rename(TARGET), dropped
