@@ -15,7 +15,7 @@ from runner.train import crossval, data, pipeline
 
 
 def default_job(*overrides: str):
-    cfg = compose(["model=xgb", "sampler=smotetomek", *overrides])
+    cfg = compose(["model=logreg", "sampler=smote", *overrides])
     split = data.load_split(cfg.dataset)
     return cfg, split, pipeline.build(cfg, "passthrough", split.classes)
 
@@ -33,9 +33,11 @@ def test_cv_scores_equal_sklearns_cross_validate_on_the_same_splitter() -> None:
         "f1": make_scorer(m.f1_score, pos_label=pos, zero_division=0),
         "f1_macro": make_scorer(m.f1_score, average="macro", zero_division=0),
         "roc_auc": "roc_auc", "average_precision": "average_precision",
+        "brier_score": make_scorer(m.brier_score_loss, response_method="predict_proba"),
+        "log_loss": make_scorer(m.log_loss, response_method="predict_proba"),
     }
     theirs = cross_validate(pipe, split.X_train, split.y_train, cv=crossval.splitter(5, 2, cfg.seed), scoring=scoring)
-    assert set(ours.per_fold) == set(scoring)
+    assert set(ours.per_fold) == {*scoring, "calibration_error"}
     for name in scoring:
         assert len(ours.per_fold[name]) == 10
         np.testing.assert_allclose(ours.per_fold[name], theirs[f"test_{name}"], rtol=0, atol=1e-9)
@@ -82,7 +84,7 @@ def test_the_sampler_never_sees_a_validation_fold_or_the_held_out_split() -> Non
 
 
 def test_folds_run_in_parallel_within_the_thread_budget() -> None:
-    _, _, pipe = default_job("model.n_jobs=2")
+    _, _, pipe = default_job("model=rf", "model.n_jobs=2")
     assert crossval.estimator_threads(pipe) == 2
     assert crossval.parallel_folds(2, budget=2) == 1
     assert crossval.parallel_folds(1, budget=4) == 4
