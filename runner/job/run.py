@@ -179,7 +179,8 @@ def train_and_log(client: MlflowClient, run_id: str, job: Job, ctx: JobContext, 
     train = split.X_train.assign(**{data.TARGET: split.y_train.to_numpy()})
     test = split.X_test.assign(**{data.TARGET: split.y_test.to_numpy()})
     inputs.log_datasets(train, test, data.TARGET, job.tags[names.DATASET])
-    model_info = models.log_model(job.estimator, split.X_train, ev.classes)
+    imputes = features.imputes(str(cfg.preprocess.get("kind", "none")))
+    model_info = models.log_model(job.estimator, split.X_train, ev.classes, imputes)
     # After log_model, with its id: the run's metrics and the LoggedModel's in one write.
     series = {f"cv_{k}": list(v) for k, v in cv.per_fold.items()} if cv is not None else None
     runs.log_job(client, run_id, {}, metrics, {}, model_id=model_info.model_id, series=series)

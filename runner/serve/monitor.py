@@ -114,7 +114,8 @@ def reference(client: MlflowClient, champion: Champion) -> Mapping[str, Any]:
         return profile.load(path)
 
 
-def read_batch(path: Path, ref: Mapping[str, Any], target: str | None, min_rows: int) -> tuple[Any, Any, list[str]]:
+def read_batch(path: Path, ref: Mapping[str, Any], target: str | None, min_rows: int,
+               imputes: bool = False) -> tuple[Any, Any, list[str]]:
     """The batch's features (the model's columns, typed) and labels; a bad batch is one UserError."""
     import pandas as pd
 
@@ -147,7 +148,7 @@ def read_batch(path: Path, ref: Mapping[str, Any], target: str | None, min_rows:
         if len(bad):
             raise UserError(f"--input {path}: column {col} has non-numeric values such as {bad.iloc[0]!r} "
                             f"({len(bad)} rows); the model expects numbers")
-        if values.isna().any() and not spec.get("missing"):
+        if values.isna().any() and not spec.get("missing") and not imputes:
             raise UserError(f"--input {path}: column {col} has {int(values.isna().sum())} empty values; "
                             "the model was trained without missing values")
         integral = str(spec.get("dtype", "")).startswith(("int", "uint")) and values.notna().all() \
@@ -227,7 +228,10 @@ def check(args: Any) -> int:
     mlflow.set_tracking_uri(uri)
     champion = resolve(client, args.model)
     ref = reference(client, champion)
-    X, y, ignored = read_batch(args.input, ref, args.target, int(limits["min_rows"]))
+    from runner.train.features import imputes
+
+    fills = imputes(str(champion.run.data.params.get("preprocess.kind", "none")))  # empty cells are fine then
+    X, y, ignored = read_batch(args.input, ref, args.target, int(limits["min_rows"]), fills)
     model = mlflow.sklearn.load_model(champion.uri)
     logged = dict(champion.run.data.metrics)
     watched = limits["metrics"] or [champion.run.data.params.get("optimized_metric", "f1"), "roc_auc"]

@@ -24,6 +24,7 @@ from typing import Any
 
 from runner.errors import UserError, exception_line
 from runner.track import names
+from runner.track.models import IMPUTES
 from runner.train.evaluate import PROBA_PREFIX
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ class Loaded:
 
     uri: str
     model: Any
-    columns: list[tuple[str, str]]  # (name, MLflow type) from the signature
+    columns: list[tuple[str, str]]  # (name, MLflow type) from the signature; "any": a number, empty allowed
+    imputes: bool = False  # the model fills empty cells (preprocess=standard|robust)
 
     @property
     def classes(self) -> list[Any]:
@@ -78,12 +80,13 @@ def load(model: str) -> Loaded:
         raise UserError(f"--model {model}: not a scikit-learn model (flavors: {', '.join(meta.flavors)})")
     if meta.signature is None or meta.signature.inputs is None or not meta.signature.inputs.has_input_names():
         raise UserError(f"--model {model}: the model has no input signature with column names to check rows against")
-    columns = [(spec.name, spec.type.name if hasattr(spec.type, "name") else str(spec.type))
+    columns = [(spec.name, spec.type.name if hasattr(spec.type, "name") else str(spec.type).lower())
                for spec in meta.signature.inputs.inputs]
+    imputes = bool((meta.metadata or {}).get(IMPUTES, False))
     fitted = mlflow.sklearn.load_model(local)
     if not hasattr(fitted, "predict_proba"):
         raise UserError(f"--model {model}: the model has no predict_proba")
-    return Loaded(uri, fitted, columns)
+    return Loaded(uri, fitted, columns, imputes)
 
 
 def input_format(path: Path, flag: str) -> str:
@@ -149,12 +152,13 @@ def features(chunk: Any, loaded: Loaded, first_row: int, path: Path) -> Any:
     out = {}
     for name, kind in loaded.columns:
         col = chunk[name]
-        if kind in NUMERIC:
+        if kind in NUMERIC or kind == "any":
             if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
                 values = col.astype("float64")
             else:
                 values = pd.to_numeric(col.astype(str).str.strip(), errors="coerce").astype("float64")
-            bad = values.isna() | ~np.isfinite(values)
+            empty = col.isna() | (col.astype(str).str.strip() == "")
+            bad = (values.isna() & ~(empty & loaded.imputes)) | (values.notna() & ~np.isfinite(values))
             if kind in ("long", "integer"):
                 bad |= values.notna() & (values != np.round(values))
             if bad.any():
@@ -173,7 +177,10 @@ def features(chunk: Any, loaded: Loaded, first_row: int, path: Path) -> Any:
                 raise UserError(f"--input {path}: row {first_row + i + 1}, column {name}: {col.iloc[i]!r} is not true/false")
             out[name] = mapped.astype(bool)
         else:
-            out[name] = col.astype(str)
+            text = col.astype(str)
+            if loaded.imputes:  # an empty cell is a missing value the model fills, not an empty string
+                text = text.where(~(col.isna() | (text.str.strip() == "")), np.nan)
+            out[name] = text
     return pd.DataFrame(out, index=chunk.index)
 
 

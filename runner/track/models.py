@@ -27,14 +27,21 @@ def pip_requirements(packages: tuple[str, ...] = REQUIREMENTS) -> tuple[str, ...
     return tuple(pins)
 
 
-def signature_of(X: Any, classes: Any) -> Any:
+def signature_of(X: Any, classes: Any, imputes: bool = False) -> Any:
     """An explicit signature: each column's own type (integer columns stay `long`, since MLflow
-    refuses integers against `double`; text columns are `string`), and the label type out."""
+    refuses integers against `double`; text columns are `string`), and the label type out.
+
+    A model that imputes takes empty numeric cells too: MLflow refuses an empty value in a `long`
+    column and an integer in a `double` one, so a batch with gaps and an all-integer batch cannot
+    both pass a typed numeric column. Its numeric columns are MLflow's `Any` instead (the model's
+    imputer and scaler check the values), its text columns stay `string` (empty cells are missing).
+    """
     import numpy as np
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import AnyType
 
-    def col_type(dtype: Any) -> str:
+    def col_type(dtype: Any) -> Any:
         dtype = np.dtype(dtype) if not hasattr(dtype, "kind") else dtype
         if dtype.kind == "b":
             return "boolean"
@@ -44,7 +51,11 @@ def signature_of(X: Any, classes: Any) -> Any:
             return "double"
         return "string"
 
-    inputs = Schema([ColSpec(col_type(dt), str(c)) for c, dt in X.dtypes.items()])
+    def input_type(dtype: Any) -> Any:
+        kind = col_type(dtype)
+        return AnyType() if imputes and kind in ("long", "double") else kind
+
+    inputs = Schema([ColSpec(input_type(dt), str(c)) for c, dt in X.dtypes.items()])
     return ModelSignature(inputs=inputs, outputs=Schema([ColSpec(col_type(np.asarray(classes).dtype))]))
 
 
@@ -64,7 +75,7 @@ def _quiet_pickle_notice() -> None:
         sklearn_log.addFilter(_PickleFormatNotice())
 
 
-def log_model(pipeline: Any, X: Any, classes: Any) -> Any:
+def log_model(pipeline: Any, X: Any, classes: Any, imputes: bool = False) -> Any:
     """Log the fitted pipeline as an MLflow 3 model named "model" in the active run.
 
     cloudpickle, because the default skops format refuses RandomForest, XGBoost and imblearn
@@ -74,15 +85,20 @@ def log_model(pipeline: Any, X: Any, classes: Any) -> Any:
     import cloudpickle
     import mlflow.sklearn
 
-    from runner.train import samplers
+    from runner.train import features, samplers
 
     cloudpickle.register_pickle_by_value(samplers)
+    cloudpickle.register_pickle_by_value(features)  # its missing-value helper travels with the model
     _quiet_pickle_notice()
 
     return mlflow.sklearn.log_model(
         pipeline,
         name=names.MODEL_NAME,
         serialization_format="cloudpickle",
-        signature=signature_of(X, classes),
+        signature=signature_of(X, classes, imputes),
         pip_requirements=list(pip_requirements()),
+        metadata={IMPUTES: imputes},
     )
+
+
+IMPUTES = "runner.imputes"  # model metadata: the model fills empty cells (preprocess=standard|robust)

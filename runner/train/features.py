@@ -23,6 +23,12 @@ def text_columns(X: pd.DataFrame) -> list[str]:
 PREPROCESS = ("none", "standard", "robust")
 
 
+def missing_as_nan(X: Any) -> Any:
+    """Text cells that are None or empty (JSON null, an empty CSV cell) as NaN, which the imputer fills."""
+    frame = pd.DataFrame(X).astype(object)
+    return frame.mask(frame.isna() | (frame.astype(str).apply(lambda c: c.str.strip()) == ""), np.nan)
+
+
 def imputes(kind: str) -> bool:
     """Whether a `preprocess` option fills missing values (so the data and the model may have empty cells)."""
     return kind in ("standard", "robust")
@@ -41,7 +47,7 @@ def step(X: pd.DataFrame, by_name: bool = False, preprocess: str = "none") -> An
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, RobustScaler, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler, StandardScaler
 
     numbers = [str(c) for c in X.columns if str(c) not in text]
     encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
@@ -52,6 +58,7 @@ def step(X: pd.DataFrame, by_name: bool = False, preprocess: str = "none") -> An
         parts.append(("numbers", numeric, numbers))
     if text:
         textual: Any = encoder if preprocess == "none" else make_pipeline(
+            FunctionTransformer(missing_as_nan, feature_names_out="one-to-one"),
             SimpleImputer(strategy="most_frequent", missing_values=np.nan), encoder)
         parts.append(("text", textual, text))
     return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
