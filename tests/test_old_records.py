@@ -7,21 +7,17 @@ uses that store. Needs the repository's history (any clone has it).
 """
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
 import tarfile
-import time
-import urllib.request
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
 
-from helpers import free_port
+from helpers import serve_predictions
 
 pytestmark = pytest.mark.slow
 
@@ -50,36 +46,6 @@ def run(cwd: Path, env: dict, *args: str, module: str | None = None, script: Pat
     assert proc.returncode in (0, 3), f"{cmd} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.stdout + proc.stderr
-
-
-def serve(model: str, env: dict, cwd: Path, rows: pd.DataFrame) -> list:
-    """Labels from MLflow's own REST server for `rows`."""
-    port = free_port()
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**env, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-    log = open(cwd / "serve.log", "wb")  # noqa: SIM115 - the server writes to it until it is stopped
-    server = subprocess.Popen([os.path.join(bin_dir, "mlflow"), "models", "serve", "-m", model, "--env-manager",
-                               "local", "-h", "127.0.0.1", "-p", str(port)],
-                              cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.time() + 180
-        while True:
-            assert server.poll() is None, (cwd / "serve.log").read_text()
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
-                    break
-            except OSError:
-                assert time.time() < deadline, "mlflow models serve did not start"
-                time.sleep(0.5)
-        body = json.dumps({"dataframe_split": rows.to_dict(orient="split", index=False)}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return json.loads(answer.read())["predictions"]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_a_store_written_before_the_move_still_loads_predicts_serves_gates_monitors_and_reruns(
@@ -117,7 +83,7 @@ def test_a_store_written_before_the_move_still_loads_predicts_serves_gates_monit
     assert list(sklearn_model.predict(rows)) == predicted
 
     # serves over REST
-    assert serve(CHAMPION, env, work, rows) == predicted
+    assert serve_predictions(CHAMPION, env, work, [rows]) == [predicted]
 
     # gates: a new challenger trained by today's code on another split is compared with the old champion
     out = run(work, env, *CHURN, "model=xgb", "seed=7", "registry.register=true", script=ROOT / "run.py")

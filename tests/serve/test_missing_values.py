@@ -2,13 +2,7 @@
 (runner.predict, runner.monitor, MLflow's REST server) takes rows with empty cells and all-integer batches."""
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import mlflow
@@ -16,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import free_port
+from helpers import serve_predictions
 
 pytestmark = pytest.mark.slow
 
@@ -38,41 +32,6 @@ def breast_cancer(folder: Path) -> pd.DataFrame:
     df.loc[[3, 7], "diagnosis"] = np.nan
     df.to_csv(folder / "cancer.csv", index=False)
     return df
-
-
-def served(model: str, env: dict, cwd: Path, batches: list[pd.DataFrame]) -> list[list]:
-    port = free_port()
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**env, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-    log = open(cwd / "serve.log", "wb")  # noqa: SIM115 - the server writes to it until it is stopped
-    server = subprocess.Popen([os.path.join(bin_dir, "mlflow"), "models", "serve", "-m", model, "--env-manager",
-                               "local", "-h", "127.0.0.1", "-p", str(port)],
-                              cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.time() + 180
-        while True:
-            assert server.poll() is None, (cwd / "serve.log").read_text()
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
-                    break
-            except OSError:
-                assert time.time() < deadline, "mlflow models serve did not start"
-                time.sleep(0.5)
-        out = []
-        for batch in batches:
-            body = json.dumps({"dataframe_split": json.loads(batch.to_json(orient="split", index=False))}).encode()
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                             headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(request, timeout=60) as answer:
-                    out.append(json.loads(answer.read())["predictions"])
-            except urllib.error.HTTPError as e:
-                raise AssertionError(f"{e.code}: {e.read().decode()[:2000]}") from None
-        return out
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_a_csv_with_gaps_trains_registers_and_is_predicted_with_empty_cells(run_cli, client, store_uri,
@@ -103,7 +62,7 @@ def test_a_csv_with_gaps_trains_registers_and_is_predicted_with_empty_cells(run_
         expected[name] = list(model.predict(frame))
         assert predicted == expected[name]
 
-    rest = served(CHAMPION, {**os.environ, "MLFLOW_TRACKING_URI": store_uri}, tmp_path, [gaps, integers])
+    rest = serve_predictions(CHAMPION, {**os.environ, "MLFLOW_TRACKING_URI": store_uri}, tmp_path, [gaps, integers])
     assert rest == [expected["gaps"], expected["integers"]]
 
     labelled = df.dropna(subset=["diagnosis"]).head(120)
