@@ -6,6 +6,7 @@ a user who sets HYDRA_FULL_ERROR=1 still gets Hydra's full traceback.
 """
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -59,8 +60,24 @@ def _unknown_key(e: Any) -> str | None:
     keys = []
     if parent is not None and hasattr(parent, "keys"):
         keys = [str(k) for k in parent if not str(k).startswith("_")]
-    takes = f"{key.rsplit('.', 1)[0]} takes: {', '.join(keys)}; " if keys and "." in key else ""
-    return f"{key}={value}: unknown key; {takes}add a new one with +{key}={value}"
+    node, _, leaf = key.rpartition(".")
+    takes = f"; {node} takes: {', '.join(keys)}" if keys and node else ""
+    close = difflib.get_close_matches(leaf, keys, n=1, cutoff=0.75)
+    if close:
+        return f"{key}={value}: unknown key; did you mean {node}.{close[0]}={value}?{takes}"
+    # An argument the option's file does not set yet (e.g. model=rf +model.max_features=sqrt) is added with +.
+    return f"{key}={value}: unknown key{takes}; to pass an argument the option does not set yet: +{key}={value}"
+
+
+def _append_existing(e: Any) -> str | None:
+    """`+model.min_samples_leaf=5` where the option sets it already -> drop the +."""
+    m = re.search(r"An item is already at '([^']+)'", str(e))
+    if not m:
+        return None
+    key = m.group(1)
+    value = re.search(rf"'{re.escape(key)}=([^']*)'", str(e))
+    shown = f"{key}={value.group(1)}" if value else key
+    return f"+{shown}: {key} is already set by the config; drop the +: {shown}"
 
 
 def _bad_value(e: Any) -> str | None:
@@ -77,7 +94,7 @@ def _bad_value(e: Any) -> str | None:
 
 def error_line(e: BaseException) -> str:
     """The message of a Hydra composition or override error, on one line."""
-    for rule in (_missing_group, _unknown_key, _bad_value):
+    for rule in (_missing_group, _unknown_key, _append_existing, _bad_value):
         text = rule(e)
         if text:
             return text

@@ -17,8 +17,13 @@ REGISTER_CHOICES = (True, False, "best")
 GATE_CHOICES = ("significant", "better")  # registry.gate (runner.registry.gate)
 
 
+# Top-level keys besides the schema's: free-form notes (never read) go under `extra`.
+FREE_KEYS = ("extra",)
+
+
 def config(cfg: DictConfig) -> None:
-    """What may be built, the metric to optimise and the registration choice."""
+    """No key the runner does not read; what may be built; the metric to optimise and the registration choice."""
+    known_keys(cfg)
     allowlist.check(cfg)
     if cfg.optimized_metric not in MAIN_METRICS:
         raise UserError(f"optimized_metric={cfg.optimized_metric!r}: allowed: {', '.join(MAIN_METRICS)}")
@@ -27,6 +32,32 @@ def config(cfg: DictConfig) -> None:
     registry_gate(cfg.registry)
     evaluation(cfg.eval)
     decisions(cfg)
+
+
+def known_keys(cfg: DictConfig) -> None:
+    """A key added with + or ++ that the runner never reads is a typo, not a no-op: refused in one line."""
+    import dataclasses
+    import difflib
+
+    from runner.config.schema import Config
+
+    known = [f.name for f in dataclasses.fields(Config)]
+    for key in map(str, cfg):
+        if key not in known and key not in FREE_KEYS:
+            path, value = key, cfg.get(key)
+            while isinstance(value, DictConfig) and len(value):  # +foo.bar=1: show what was typed
+                first = str(next(iter(value)))
+                path, value = f"{path}.{first}", value.get(first)
+            shown = f"+{path}={value}"
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else f"free-form notes go under extra.* (+extra.{key}=...)"
+            raise UserError(f"{shown}: no config group or key {key!r}; {hint}")
+    sampler = cfg.get("sampler")
+    if isinstance(sampler, DictConfig) and sampler.get("_target_") is None:
+        extra = [str(k) for k in sampler if k != "_target_"]
+        if extra:
+            raise UserError(f"sampler.{extra[0]}={sampler.get(extra[0])}: sampler=none takes no arguments; "
+                            "choose a sampler (e.g. sampler=smote) or drop the argument")
 
 
 def decisions(cfg: DictConfig) -> None:
