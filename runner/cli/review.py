@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     import mlflow
 
-    from runner.sweep import leaderboard, render, select
+    from runner.sweep import compare, leaderboard, render, select
     from runner.track import store
 
     uri = args.tracking_uri or store.resolve_uri()
@@ -60,9 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.top is not None and len(rows) > args.top:
         title = f"{title} (top {args.top})"
         rows = rows[: args.top]
-    render.print_table(rows, metric, title)
+    verdict = compare.mark_safely(client, rows, metric)  # only the rows shown: fast on a large experiment
+    render.print_table(rows, metric, title, verdict=verdict)
     if args.out:
-        render.write_all(rows, metric, args.out, title)
+        render.write_all(rows, metric, args.out, title, verdict)
         print(f"files: {args.out}/{names.SUMMARY_CSV}, {names.SUMMARY_MD}, {names.COMPARISON_PNG}")
     summary = leaderboard.failure_summary(rows)
     if summary:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner.config.schema import MAIN_METRICS
+from runner.config.schema import MAIN_METRICS, ranking_metric
 from runner.track import names
 from runner.track.runs import all_runs
 
@@ -38,11 +38,37 @@ class Row:
     reused: bool = False
     reason: str = ""
     fit_seconds: float = math.nan
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # the held-out main metrics
+    eval_kind: str = "holdout"  # tag runner.eval (absent on old runs: holdout)
+    cv_means: dict[str, float] = field(default_factory=dict)  # eval=cv: cv_<M>_mean of the main metrics
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # by name: M and cv_<M>_mean
+    params: dict[str, str] = field(default_factory=dict)  # what decides the rows it was scored on (SPLIT_PARAMS)
+    data_digest: str = ""
+    train_rows: int | None = None  # rows of its training split (its logged dataset input)
+    vs_best: str = ""  # set by runner.sweep.compare: best | tied | worse | n/c | -
+    p_adjusted: float = math.nan  # Holm-adjusted p of "the best is better than this job"
 
     @property
     def shown_status(self) -> str:
         return "REUSED" if self.reused else self.status
+
+    def ranked_by(self, metric: str) -> str:
+        """What this job is ranked by: `cv_<metric>_mean` for an eval=cv job, else the held-out `metric`."""
+        return ranking_metric(metric, self.eval_kind)
+
+    def rank_value(self, metric: str) -> float:
+        """The value the job returned to the sweeper and is ranked by (NaN when it has none)."""
+        name = self.ranked_by(metric)
+        return self.cv_means.get(name, math.nan) if self.eval_kind == "cv" else self.metrics.get(name, math.nan)
+
+    def rank_interval(self, metric: str) -> tuple[float, float] | None:
+        """The logged interval of the ranking value (bootstrap or corrected t), None for runs logged without one."""
+        return self.intervals.get(self.ranked_by(metric))
+
+    @property
+    def scored(self) -> bool:
+        """A finished job with scores (reused runs are FINISHED runs)."""
+        return self.status == "FINISHED" and bool(self.metrics or self.cv_means)
 
     @property
     def label(self) -> str:
@@ -58,10 +84,42 @@ def _extra_overrides(text: str) -> str:
     return " ".join(o for o in text.split() if not o.startswith(GROUPS))
 
 
+# The params that decide which rows a job was scored on (runner.sweep.compare reads them).
+SPLIT_PARAMS = ("dataset.test_size", "dataset.random_state", "seed", "eval.folds", "eval.repeats",
+                "eval.confidence", "eval.bootstrap")
+
+
+def _intervals(logged: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """(low, high) of every main metric M (`M_ci_low`/`M_ci_high`) and CV mean (`cv_M_ci_low`/`cv_M_ci_high`)."""
+    out = {}
+    for m in MAIN_METRICS:
+        for name, prefix in ((m, m), (f"cv_{m}_mean", f"cv_{m}")):
+            low, high = logged.get(f"{prefix}_ci_low"), logged.get(f"{prefix}_ci_high")
+            if low is not None and high is not None and not (math.isnan(low) or math.isnan(high)):
+                out[name] = (low, high)
+    return out
+
+
+def _train_rows(run: Run) -> int | None:
+    """Rows of the job's training split: the profile of its `training` dataset input (None if not logged)."""
+    import json
+
+    for given in getattr(run.inputs, "dataset_inputs", None) or []:
+        if any(t.value == "training" for t in given.tags):
+            try:
+                rows = json.loads(given.dataset.profile or "{}").get("num_rows")
+            except ValueError:
+                return None
+            return int(rows) if isinstance(rows, int) else None
+    return None
+
+
 def row_of(run: Run, job: str | None = None, reused: bool = False) -> Row:
     """A row from an MLflow run."""
     tags = run.data.tags
-    metrics = {k: v for k, v in run.data.metrics.items() if k in MAIN_METRICS}
+    logged = run.data.metrics
+    metrics = {k: v for k, v in logged.items() if k in MAIN_METRICS}
+    cv_means = {k: v for k in (f"cv_{m}_mean" for m in MAIN_METRICS) if (v := logged.get(k)) is not None}
     return Row(
         job=job if job is not None else tags.get(names.JOB_NUM, "-"),
         run_id=run.info.run_id,
@@ -72,8 +130,14 @@ def row_of(run: Run, job: str | None = None, reused: bool = False) -> Row:
         status=run.info.status,
         reused=reused,
         reason=tags.get(names.FAILURE, ""),
-        fit_seconds=run.data.metrics.get("fit_seconds", math.nan),
+        fit_seconds=logged.get("fit_seconds", math.nan),
         metrics=metrics,
+        eval_kind=tags.get(names.EVAL, "holdout"),
+        cv_means=cv_means,
+        intervals=_intervals(logged),
+        params={k: run.data.params[k] for k in SPLIT_PARAMS if k in run.data.params},
+        data_digest=tags.get(names.DATA_DIGEST, ""),
+        train_rows=_train_rows(run),
     )
 
 
@@ -119,9 +183,10 @@ def sweep_title(parent: Run, n: int, metric: str) -> str:
 
 
 def sort(rows: Iterable[Row], metric: str) -> list[Row]:
-    """Best first by `metric`; runs without it (failed, killed) last, in job order."""
+    """Best first by each row's ranking value (`metric`, or its CV mean for an eval=cv job); runs without
+    one (failed, killed) last, in job order."""
     def key(r: Row) -> tuple[bool, float, int, str]:
-        v = r.metrics.get(metric, math.nan)
+        v = r.rank_value(metric)
         num = int(r.job) if str(r.job).isdigit() else 10**9
         return (math.isnan(v), -v if not math.isnan(v) else 0.0, num, r.run_id)
 

@@ -92,7 +92,7 @@ def close(interrupted: bool = False, signum: int = signal.SIGINT) -> int:
 
     Interrupted by signal `signum`, the code is the shell's 128 + signum (130 Ctrl-C, 143 SIGTERM).
     """
-    from runner.sweep import leaderboard, render
+    from runner.sweep import compare, leaderboard, render
 
     sweep = _current
     if sweep is None or sweep.closed:
@@ -108,8 +108,9 @@ def close(interrupted: bool = False, signum: int = signal.SIGINT) -> int:
         parent = client.get_run(sweep.parent_run_id)
         rows = leaderboard.sort(leaderboard.sweep_rows(client, parent), sweep.metric)
         title = leaderboard.sweep_title(parent, len(rows), sweep.metric)
-        render.print_table(rows, sweep.metric, title)
-        files = render.write_all(rows, sweep.metric, sweep.folder, title)
+        verdict = compare.mark_safely(client, rows, sweep.metric)  # tied with the best, or not
+        render.print_table(rows, sweep.metric, title, verdict=verdict)
+        files = render.write_all(rows, sweep.metric, sweep.folder, title, verdict)
         for path in files:
             client.log_artifact(sweep.parent_run_id, str(path))
         _log_search_result(client, sweep)

@@ -5,10 +5,12 @@ import csv
 import math
 import os
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from runner.config.schema import MAIN_METRICS
+from runner.sweep.compare import Verdict, note
 from runner.sweep.leaderboard import Row, common_overrides, failures, metric_columns, varying
 from runner.track import names
 
@@ -17,14 +19,23 @@ STATUS_COLORS = {"FINISHED": "green", "REUSED": "cyan", "FAILED": "red", "KILLED
 SHORT = {"average_precision": "avg_prec", "balanced_accuracy": "bal_acc", "fit_seconds": "fit s"}  # terminal only
 
 
-def _fmt(v: float | None) -> str:
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+def _fmt(v: float | None, digits: int = 4) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
-def columns(metric: str) -> list[str]:
-    """Every column of the files, in order."""
-    return ["rank", "job", "model", "sampler", "overrides", *metric_columns(metric), "fit_seconds", "status",
-            "run_id", "reason"]
+def _fmt_p(p: float) -> str:
+    return "" if math.isnan(p) else "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _has_cv(rows: list[Row]) -> bool:
+    return any(r.eval_kind == "cv" for r in rows)
+
+
+def columns(metric: str, cv: bool = False) -> list[str]:
+    """Every column of the files, in order; with `cv` (some job used eval=cv) its ranking value and interval too."""
+    cv_cols = [f"cv_{metric}_mean", f"cv_{metric}_ci_low", f"cv_{metric}_ci_high"] if cv else []
+    return ["rank", "job", "model", "sampler", "overrides", *metric_columns(metric), f"{metric}_ci_low",
+            f"{metric}_ci_high", *cv_cols, "vs_best", "p_adjusted", "fit_seconds", "status", "run_id", "reason"]
 
 
 def records(rows: list[Row], metric: str, common: list[str] | None = None) -> list[dict[str, str]]:
@@ -38,6 +49,14 @@ def records(rows: list[Row], metric: str, common: list[str] | None = None) -> li
         rec = {"rank": str(i), "job": str(r.job), "model": r.model, "sampler": r.sampler, "overrides": overrides}
         for m in metric_columns(metric):
             rec[m] = _fmt(r.metrics.get(m, math.nan))
+        low, high = r.intervals.get(metric, (math.nan, math.nan))
+        rec[f"{metric}_ci_low"], rec[f"{metric}_ci_high"] = _fmt(low), _fmt(high)
+        cv = f"cv_{metric}_mean"
+        low, high = r.intervals.get(cv, (math.nan, math.nan))
+        rec[cv], rec[f"cv_{metric}_ci_low"], rec[f"cv_{metric}_ci_high"] = (
+            _fmt(r.cv_means.get(cv, math.nan)), _fmt(low), _fmt(high))
+        rec["vs_best"] = r.vs_best
+        rec["p_adjusted"] = _fmt(r.p_adjusted)
         rec["fit_seconds"] = "" if math.isnan(r.fit_seconds) else f"{r.fit_seconds:.3f}"
         rec["status"] = r.shown_status
         rec["run_id"] = r.run_id
@@ -54,26 +73,80 @@ def console() -> Any:
     return Console(width=None if wide else 160, highlight=False)
 
 
-def _fit(cols: list[str], recs: list[dict[str, str]], width: int, optional: list[str]) -> list[str]:
-    """Drop optional columns (in the given order) until the table fits `width` characters."""
-    def natural(c: str) -> int:
-        cells = [len(rec[c][:8] if c == "run_id" else rec[c]) for rec in recs]
-        return min(max([len(SHORT.get(c, c)), *cells]), 30)  # long overrides fold within 30
-
-    cols = list(cols)
-    for c in optional:
-        if sum(natural(k) for k in cols) + 3 * (len(cols) - 1) <= width:
-            break
-        cols.remove(c)
-    return cols
+def ranking_header(rows: list[Row], metric: str) -> str:
+    """The terminal's ranking column: `metric`, `cv_<metric>_mean` (eval=cv) or `metric*` when both kinds rank."""
+    kinds = {r.eval_kind == "cv" for r in rows if r.scored}
+    if kinds == {True}:
+        return f"cv_{metric}_mean"
+    return f"{metric}*" if kinds == {True, False} else metric
 
 
-def print_table(rows: list[Row], metric: str, title: str, out: Any = None) -> None:
-    """The leaderboard in the terminal (rich): as many columns as fit, failures listed below.
+def ranking_cell(r: Row, metric: str, interval: bool = True) -> str:
+    """`0.873 [0.764, 0.955]`: the ranking value and its interval (3 decimals), or the value alone."""
+    value = r.rank_value(metric)
+    if math.isnan(value):
+        return ""
+    ci = r.rank_interval(metric)
+    if not interval or ci is None:
+        return f"{value:.3f}"
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
-    Every row shows job, choices, varying overrides, the ranking metric and status; further
-    metrics, fit time, rank and run id are dropped (last first) in a narrow terminal. The files
-    hold every column.
+
+def vs_best_cell(r: Row, p: bool = True) -> str:
+    """`tied p=0.412`, `worse p<0.001`, `best`, `n/c`, `-` or nothing."""
+    if not p or math.isnan(r.p_adjusted):
+        return r.vs_best
+    shown = _fmt_p(r.p_adjusted)
+    return f"{r.vs_best} p{shown}" if shown.startswith("<") else f"{r.vs_best} p={shown}"
+
+
+RANK = "__ranking__"     # the terminal's ranking column (value and interval)
+INTERVAL = "__interval__"  # pseudo-columns: dropping them shortens a cell rather than removing a column
+P_VALUE = "__p__"
+
+
+def _terminal_recs(rows: list[Row], metric: str, recs: list[dict[str, str]], keep: set[str]) -> list[dict[str, str]]:
+    out = []
+    for r, rec in zip(rows, recs, strict=True):
+        cells = {**rec, RANK: ranking_cell(r, metric, INTERVAL in keep), "vs_best": vs_best_cell(r, P_VALUE in keep)}
+        for m in MAIN_METRICS:
+            cells[m] = _fmt(r.metrics.get(m, math.nan), 3)
+        out.append(cells)
+    return out
+
+
+def _header(c: str, rows: list[Row], metric: str) -> str:
+    if c == RANK:
+        return ranking_header(rows, metric)
+    return {"vs_best": "vs best"}.get(c, SHORT.get(c, c))
+
+
+def _fit(cols: list[str], rows: list[Row], metric: str, recs: list[dict[str, str]], width: int,
+         optional: list[str]) -> tuple[list[str], list[dict[str, str]]]:
+    """Drop optional columns (in the given order) until the table fits `width` characters.
+
+    The pseudo-columns INTERVAL and P_VALUE, when dropped, shorten the ranking and `vs best` cells.
+    """
+    def natural(c: str, cells: list[dict[str, str]]) -> int:
+        texts = [len(rec[c][:8] if c == "run_id" else rec[c]) for rec in cells]
+        return min(max([len(_header(c, rows, metric)), *texts]), 30)  # long overrides fold within 30
+
+    keep = set(cols) | {INTERVAL, P_VALUE}
+    for c in [*optional, None]:
+        shown = [k for k in cols if k in keep]
+        cells = _terminal_recs(rows, metric, recs, keep)
+        if c is None or sum(natural(k, cells) for k in shown) + 3 * (len(shown) - 1) + 2 <= width:  # + the edges
+            return shown, cells
+        keep.discard(c)
+    raise AssertionError("unreachable")
+
+
+def print_table(rows: list[Row], metric: str, title: str, out: Any = None, verdict: Verdict | None = None) -> None:
+    """The leaderboard in the terminal (rich): as many columns as fit, the note and failures below.
+
+    Every row shows job, choices, varying overrides, the ranking value (with its interval), how it
+    compares with the best and its status; further metrics, fit time, rank, run id, the p-value and
+    the interval are dropped (in that order) in a narrow terminal. The files hold every column.
     """
     from rich import box
     from rich.markup import escape
@@ -82,24 +155,29 @@ def print_table(rows: list[Row], metric: str, title: str, out: Any = None) -> No
     out = out or console()
     common = common_overrides(rows)
     recs = records(rows, metric, common)
-    metrics = [m for m in metric_columns(metric)[:TERMINAL_METRICS] if any(m in r.metrics for r in rows)] or [metric]
-    cols = ["rank", "job", "model", "sampler", "overrides", *metrics, "fit_seconds", "status", "run_id"]
+    others = [m for m in metric_columns(metric) if m != metric or _has_cv(rows)]  # eval=cv: the refit's `metric` too
+    metrics = [m for m in others[: TERMINAL_METRICS - 1] if any(m in r.metrics for r in rows)]
+    cols = ["rank", "job", "model", "sampler", "overrides", RANK, "vs_best", *metrics, "fit_seconds", "status", "run_id"]
     if not any(rec["overrides"] for rec in recs):
         cols.remove("overrides")
-    optional = ["run_id", *reversed(metrics[1:]), "fit_seconds", "rank"]
-    cols = _fit(cols, recs, out.width, optional)
-    caption = f"all jobs: {' '.join(common)}" if common else None
+    if not any(r.vs_best for r in rows):
+        cols.remove("vs_best")
+    optional = ["run_id", *reversed(metrics), "fit_seconds", "rank", P_VALUE, INTERVAL]
+    cols, cells = _fit(cols, rows, metric, recs, out.width, optional)
+    caption = escape(f"all jobs: {' '.join(common)}") if common else None  # e.g. dataset.drop=[id]
     table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False, caption_justify="left")
     for c in cols:
-        numeric = c in MAIN_METRICS or c in ("rank", "job", "fit_seconds")
-        table.add_column(SHORT.get(c, c), justify="right" if numeric else "left",
-                         style="bold" if c == metric else None, no_wrap=c != "overrides", overflow="fold")
-    for rec in recs:
+        numeric = c in MAIN_METRICS or c in ("rank", "job", "fit_seconds", RANK)
+        table.add_column(_header(c, rows, metric), justify="right" if numeric else "left",
+                         style="bold" if c == RANK else None, no_wrap=c != "overrides", overflow="fold")
+    for rec in cells:
         color = STATUS_COLORS.get(rec["status"], "white")
         rec = {**rec, "status": f"[{color}]{rec['status']}[/{color}]", "run_id": rec["run_id"][:8],
                "overrides": escape(rec["overrides"])}
         table.add_row(*(rec[c] for c in cols))
     out.print(table)
+    for line in note(rows, metric, verdict):
+        out.print(escape(line), style="dim")
     for r in failures(rows):
         out.print(f"job {r.job} {r.status} (run {r.run_id[:8]}): {escape(r.reason or 'no reason recorded')}",
                   style=STATUS_COLORS.get(r.status))
@@ -107,29 +185,35 @@ def print_table(rows: list[Row], metric: str, title: str, out: Any = None) -> No
 
 def write_csv(rows: list[Row], metric: str, path: Path) -> Path:
     """Every column; each job's full overrides (beyond its group choices)."""
+    cols = columns(metric, _has_cv(rows))
     with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns(metric))
+        writer = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(records(rows, metric))
     return path
 
 
-def write_markdown(rows: list[Row], metric: str, path: Path, title: str) -> Path:
-    """The table as Markdown, the overrides every job shares said once above it."""
-    cols = columns(metric)
+def write_markdown(rows: list[Row], metric: str, path: Path, title: str, verdict: Verdict | None = None) -> Path:
+    """The table as Markdown, the overrides every job shares said once above it, the note below it."""
+    cols = columns(metric, _has_cv(rows))
     common = common_overrides(rows)
-    lines = [f"# {title}", "", f"Sorted by `{metric}` (best first)."]
+    by = f"`{metric}`" + (f" (`cv_{metric}_mean` for eval=cv jobs)" if _has_cv(rows) else "")
+    lines = [f"# {title}", "", f"Sorted by {by} (best first)."]
     if common:
         lines.append(f"Overrides of all jobs: `{' '.join(common)}`.")
     lines += ["", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for rec in records(rows, metric, common):
         lines.append("| " + " | ".join(rec[c].replace("|", "\\|") for c in cols) + " |")
+    explained = note(rows, metric, verdict)
+    if explained:
+        lines += ["", *(f"- {line}" for line in explained)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def write_chart(rows: list[Row], metric: str, path: Path, title: str) -> Path:
-    """Grouped horizontal bars: each job's main metrics, labelled with its choices."""
+def write_chart(rows: list[Row], metric: str, path: Path, title: str, verdict: Verdict | None = None) -> Path:
+    """Grouped horizontal bars: each job's main metrics, labelled with its choices and how it compares with
+    the best; the ranking value's bar carries its interval as an error bar."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -137,19 +221,32 @@ def write_chart(rows: list[Row], metric: str, path: Path, title: str) -> Path:
     import numpy as np
 
     common = common_overrides(rows)
-    scored = [r for r in rows if r.metrics]
-    shown = [m for m in metric_columns(metric)[:5] if any(m in r.metrics for r in scored)]
+    scored = [r for r in rows if r.metrics or r.cv_means]
+    others = [m for m in metric_columns(metric) if m != metric or _has_cv(scored)]
+    shown = [RANK, *[m for m in others if any(m in r.metrics for r in scored)][:4]]
     height = max(2.5, 0.45 * len(scored) * max(1, len(shown)) / 2 + 1.5)
     fig, ax = plt.subplots(figsize=(10, height))
     if scored:
         y = np.arange(len(scored))
         bar = 0.8 / len(shown)
         for i, m in enumerate(shown):
-            vals = [r.metrics.get(m, np.nan) for r in scored]
-            bars = ax.barh(y + i * bar - 0.4 + bar / 2, vals, height=bar, label=m)
-            ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=2)
+            at = y + i * bar - 0.4 + bar / 2
+            if m != RANK:
+                bars = ax.barh(at, [r.metrics.get(m, np.nan) for r in scored], height=bar, label=m)
+                ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=2)
+                continue
+            vals = np.array([r.rank_value(metric) for r in scored])
+            cis = [r.rank_interval(metric) or (v, v) for r, v in zip(scored, vals, strict=True)]
+            low = np.array([c[0] for c in cis])
+            high = np.array([c[1] for c in cis])
+            err = np.nan_to_num(np.vstack([vals - low, high - vals]).clip(min=0))
+            ax.barh(at, vals, height=bar, label=f"{ranking_header(scored, metric)} (error bar: interval)",
+                    xerr=err, error_kw={"elinewidth": 1, "capsize": 2, "ecolor": "black"})
+            for yy, v, hi in zip(at, vals, high, strict=True):
+                if not math.isnan(v):
+                    ax.text(np.nanmax([v, hi]) + 0.01, yy, f"{v:.3f}", va="center", fontsize=7)
         labels = [f"#{r.job} {r.model}+{r.sampler} {varying(r, common)}".strip()
-                  + (" (reused)" if r.reused else "") for r in scored]
+                  + (" (reused)" if r.reused else "") + (f" [{r.vs_best}]" if r.vs_best else "") for r in scored]
         ax.set_yticks(y, labels, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlim(0, 1.12)
@@ -157,9 +254,12 @@ def write_chart(rows: list[Row], metric: str, path: Path, title: str) -> Path:
     else:
         ax.text(0.5, 0.5, "no job finished", ha="center", va="center")
     not_scored = len(rows) - len(scored)
-    xlabel = "score on the held-out split"
+    xlabel = "score on the held-out split" + (f" (cv_{metric}_mean: over the folds)" if _has_cv(scored) else "")
     if common:
         xlabel += f"   (all jobs: {' '.join(common)})"
+    explained = [line.replace("[low, high]: ", f"error bars on {ranking_header(scored, metric)}: ", 1)
+                 for line in note(rows, metric, verdict)]
+    xlabel += "".join("\n" + textwrap.fill(line, 150) for line in explained)
     if not_scored:
         xlabel += f"\n{not_scored} job(s) without scores (failed or killed): see summary.md"
     ax.set_xlabel(xlabel, fontsize=8)
@@ -170,11 +270,11 @@ def write_chart(rows: list[Row], metric: str, path: Path, title: str) -> Path:
     return path
 
 
-def write_all(rows: list[Row], metric: str, folder: Path, title: str) -> list[Path]:
+def write_all(rows: list[Row], metric: str, folder: Path, title: str, verdict: Verdict | None = None) -> list[Path]:
     """summary.csv, summary.md and comparison.png in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     return [
         write_csv(rows, metric, folder / names.SUMMARY_CSV),
-        write_markdown(rows, metric, folder / names.SUMMARY_MD, title),
-        write_chart(rows, metric, folder / names.COMPARISON_PNG, title),
+        write_markdown(rows, metric, folder / names.SUMMARY_MD, title, verdict),
+        write_chart(rows, metric, folder / names.COMPARISON_PNG, title, verdict),
     ]
