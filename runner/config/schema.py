@@ -38,6 +38,15 @@ class RegistryConfig:
 
 
 @dataclass
+class RunnerConfig:
+    """How the runner itself behaves (never what a job computes: cosmetic for a job's identity)."""
+
+    preflight: bool = True     # a sweep checks every cell before the first fit
+    stale_after: float = 600.0  # seconds without a heartbeat before another machine's RUNNING run counts as orphaned
+    lock_wait: float = 60.0     # seconds to wait for a locked SQLite store before giving up in one line
+
+
+@dataclass
 class MlflowConfig:
     tracking_uri: str | None = None
     experiment_name: str = MISSING
@@ -78,6 +87,7 @@ class Config:
     rerun: bool = False
     registry: RegistryConfig = field(default_factory=RegistryConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
 
 
 def file_stem(path: Any) -> str:

@@ -26,7 +26,7 @@ PROJECT_DIR = PACKAGE_DIR.parent
 JOB_CODE = ("errors.py", "config/*.py", "train/*.py", "track/*.py", "job/context.py", "job/run.py")
 
 # Keys that change where or how a job is recorded, never what it computes.
-COSMETIC = ("mlflow", "registry", "rerun", "optimized_metric", "hydra")
+COSMETIC = ("mlflow", "registry", "rerun", "optimized_metric", "hydra", "runner")
 
 
 def hashed_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:
