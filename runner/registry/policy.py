@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runner.registry import gate, versions
@@ -49,11 +49,12 @@ class Policy:
     promote: bool
     metric: str
     multirun: bool
+    gate_settings: gate.GateSettings = field(default_factory=gate.GateSettings)  # registry.gate etc., eval.*, seed
 
     @classmethod
     def of(cls, cfg: Any, multirun: bool) -> Policy:
         return cls(cfg.registry.register, str(cfg.registry.name), bool(cfg.registry.promote),
-                   str(cfg.optimized_metric), multirun)
+                   str(cfg.optimized_metric), multirun, gate.settings_of(cfg))
 
     @property
     def registers_each_job(self) -> bool:
@@ -75,7 +76,7 @@ class Policy:
         found = versions.registered(client.get_run(run_id))
         if found is None:
             return None
-        return gate.gate(client, uri, found[0], found[1], self.metric, self.promote)
+        return gate.gate(client, uri, found[0], found[1], self.metric, self.promote, self.gate_settings)
 
     def adopt(self, client: MlflowClient, uri: str, previous: Run) -> None:
         """A reused run: register it if it was not yet and the policy registers it, then gate it."""
@@ -100,7 +101,7 @@ class Policy:
                 if name_version is not None:
                     found.add(name_version)
         for name, version in sorted(found, key=lambda nv: (nv[0], int(nv[1]))):
-            gate.gate(client, uri, name, version, self.metric, self.promote)
+            gate.gate(client, uri, name, version, self.metric, self.promote, self.gate_settings)
 
     def _register_best(self, client: MlflowClient, ranked: Sequence[RankedJob]) -> None:
         best = next((r for r in ranked if r.status == "FINISHED"
