@@ -7,6 +7,7 @@ data can later be compared row by row.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +65,9 @@ def scores(y_true: Any, y_pred: Any, proba: np.ndarray, classes: np.ndarray) -> 
     if binary:
         positive = np.asarray(y_true) == classes[-1]
         out["brier_score"] = m.brier_score_loss(y_true, proba[:, 1], pos_label=classes[-1])
-        out["log_loss"] = m.log_loss(y_true, proba, labels=classes)
+        with warnings.catch_warnings():  # float32 probabilities (XGBoost) sum to 1 only to float32 precision
+            warnings.filterwarnings("ignore", message="The y_prob values do not sum to one")
+            out["log_loss"] = m.log_loss(y_true, proba, labels=classes)
         out["calibration_error"] = calibration_error(positive, proba[:, 1])
     return {k: float(v) for k, v in out.items()}
 
