@@ -34,17 +34,15 @@ centrally).
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import exception_line
 from runner.track import names
 from runner.track.locks import decision_lock
+from runner.track.predictions import quiet_downloads
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -180,21 +178,6 @@ class Decision:
                 if not math.isnan(value):
                     out[key] = repr(value)
         return out
-
-
-@contextlib.contextmanager
-def _quiet_downloads() -> Iterator[None]:
-    """No "Downloading artifacts" progress bars while the gate reads its four small files (unless the user
-    set MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR): they would land in a sweep's summary."""
-    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    if key in os.environ:
-        yield
-        return
-    os.environ[key] = "false"
-    try:
-        yield
-    finally:
-        os.environ.pop(key, None)
 
 
 def _version_data(client: MlflowClient, name: str, version: str) -> tuple[ModelVersion, Run]:
@@ -382,7 +365,7 @@ def _decide_significant(client: MlflowClient, name: str, version: str, metric: s
     else:
         evaluated_on = CHALLENGER_SPLIT
     try:
-        with _quiet_downloads():
+        with quiet_downloads():
             pair = _rows_both_scored(client, champion, challenger, evaluated_on)
     except Exception as e:  # unloadable model, data that no longer regenerate, other columns, other classes
         what = ("the champion cannot be scored on its evaluation data" if evaluated_on == CHALLENGER_SPLIT

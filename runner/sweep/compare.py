@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runner.sweep.leaderboard import Row
+from runner.track.predictions import quiet_downloads
 
 if TYPE_CHECKING:
     import numpy as np
@@ -73,20 +71,6 @@ def scored_on(row: Row) -> tuple[str, ...] | None:
     return (row.eval_kind, row.data_digest, *(str(v) for v in values))
 
 
-@contextmanager
-def _quiet_downloads() -> Iterator[None]:
-    """No MLflow progress bar per downloaded prediction file (unless the user asked for them)."""
-    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    if key in os.environ:
-        yield
-        return
-    os.environ[key] = "false"
-    try:
-        yield
-    finally:
-        os.environ.pop(key, None)
-
-
 def mark(client: MlflowClient, rows: list[Row], metric: str, alpha: float = ALPHA,
          n_resamples: int = N_RESAMPLES, seed: int = SEED) -> Verdict:
     """Set `vs_best` and `p_adjusted` of every row (ranked best first, leaderboard.sort) against the best.
@@ -116,7 +100,7 @@ def mark(client: MlflowClient, rows: list[Row], metric: str, alpha: float = ALPH
     if best.eval_kind == "cv":
         tested, verdict = _cv_tests(client, best, candidates, metric, alpha, n_resamples)
     else:
-        with _quiet_downloads():
+        with quiet_downloads():
             tested, verdict = _holdout_tests(client, best, candidates, metric, alpha, n_resamples, seed)
     if tested:
         for (r, _), adjusted in zip(tested, holm([p for _, p in tested]), strict=True):

@@ -7,7 +7,10 @@ paired tests take.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,6 +37,21 @@ class Paired:
     @property
     def n_rows(self) -> int:
         return len(self.rows)
+
+
+@contextlib.contextmanager
+def quiet_downloads() -> Iterator[None]:
+    """No "Downloading artifacts" progress bar per small file read back (unless the user set
+    MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR): they would land in a sweep's output between its lines."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    if key in os.environ:
+        yield
+        return
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        os.environ.pop(key, None)
 
 
 def load(client: MlflowClient, run_id: str) -> pd.DataFrame | None:
