@@ -4,20 +4,27 @@
     python -m runner.review --sweep <parent run id>  # one sweep (reused jobs included)
     python -m runner.review --experiment iris        # every job run of an experiment
     python -m runner.review --metric roc_auc --top 5 --out review/
+    python -m runner.review --html report.html      # one offline page: leaderboard, curves, importances
 
 The store is `$MLFLOW_TRACKING_URI`, else the embedded `outputs/mlflow.db` under the current folder.
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.cli.common import error
 from runner.config.schema import MAIN_METRICS
 from runner.track import names
 
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+log = logging.getLogger(__name__)
 EXIT_ERROR = 2
 
 
@@ -31,6 +38,8 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="rank by this metric (default: the sweep's optimized_metric, else f1)")
     p.add_argument("--top", type=int, metavar="N", help="keep only the N best rows")
     p.add_argument("--out", type=Path, metavar="DIR", help="also write summary.csv, summary.md, comparison.png here")
+    p.add_argument("--html", type=Path, metavar="FILE",
+                   help="also write a self-contained HTML report (leaderboard, curves, importances) to FILE")
     p.add_argument("--tracking-uri", help="the MLflow store (default: $MLFLOW_TRACKING_URI, else outputs/mlflow.db)")
     args = p.parse_args(argv)
     if args.top is not None and args.top < 1:
@@ -52,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         error(f"no MLflow store at {db} (set MLFLOW_TRACKING_URI or --tracking-uri)")
         return EXIT_ERROR
     client = mlflow.MlflowClient(uri)
+    close_orphans(client, args.experiment)
     try:
         rows, metric, title = select.collect(client, args.sweep, args.experiment, args.metric)
     except select.NotFound as e:
@@ -65,8 +75,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out:
         render.write_all(rows, metric, args.out, title, verdict)
         print(f"files: {args.out}/{names.SUMMARY_CSV}, {names.SUMMARY_MD}, {names.COMPARISON_PNG}")
+    if args.html:
+        from runner.sweep import report
+
+        report.save(client, rows, metric, title, args.html, top=args.top or report.TOP, uri=uri, verdict=verdict)
+        print(f"report: {args.html}")
     summary = leaderboard.failure_summary(rows)
     if summary:
         print(summary, file=sys.stderr)
     return 0
 
+
+def close_orphans(client: MlflowClient, experiment: str | None) -> None:
+    """Close orphaned runs (runner.track.liveness) of the experiment asked for, else of every experiment:
+    one search. Never the command's failure (a read-only user gets no cleanup and no error)."""
+    from runner.config.schema import RunnerConfig
+    from runner.track import liveness
+
+    try:
+        if experiment:
+            exp = client.get_experiment_by_name(experiment)
+            if exp is None and experiment.isdigit():
+                exp = client.get_experiment(experiment)
+            ids = [exp.experiment_id] if exp is not None else []
+        else:
+            ids = [e.experiment_id for e in client.search_experiments(max_results=1000)]
+    except Exception as e:  # select.collect reports a missing experiment itself
+        log.debug("orphan check skipped: %s", e)
+        return
+    liveness.close_orphans_safely(client, ids, RunnerConfig.stale_after)

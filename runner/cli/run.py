@@ -18,17 +18,21 @@ from runner.errors import Terminated, UserError
 # Whether the user asked for Hydra's full tracebacks; main() sets HYDRA_FULL_ERROR itself so that
 # Hydra raises its errors and they can be printed as one line.
 FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
+_said_locked = False  # a job already said in its one line that the store is locked
 
 
 def job(cfg: Any) -> float:
     """One job; returns `optimized_metric` for sweepers. A user mistake ends a single run in one line."""
     from runner.job import run
+    from runner.track.store import StoreLocked
 
+    global _said_locked
     try:
         return run.run(cfg)
     except UserError as e:
         if FULL_ERROR:
             raise
+        _said_locked = isinstance(e, StoreLocked)  # in a sweep too: the sweep stops here, in this one line
         sys.exit(f"error: {e}")
 
 
@@ -51,16 +55,34 @@ def main(task: Callable[[], Any]) -> None:
         print("interrupted", file=sys.stderr)
         sys.exit(128 + signum)  # the shell's convention: 130 for Ctrl-C, 143 for SIGTERM
     except SystemExit as e:
-        code = sweep.close() if sweep.current() else 0
+        code = close_sweep() if sweep.current() else 0
         sys.exit(e.code if e.code not in (0, None) else code)
     except (HydraException, OmegaConfBaseException, UserError) as e:
         message = str(e) if isinstance(e, UserError) else hydra_errors.error_line(e)
         code = 1
         if sweep.current():  # e.g. a sweep value Hydra cannot compose: the parent run says why
-            code = sweep.close() or 1
+            code = close_sweep() or 1
             sweep.fail(message)
         if FULL_ERROR:
             raise
         error(message)
         sys.exit(code)
-    sys.exit(sweep.close() if sweep.current() else 0)
+    sys.exit(close_sweep() if sweep.current() else 0)
+
+
+def close_sweep() -> int:
+    """`lifecycle.close()`; a store still locked is one line and exit 1 (the parent run stays RUNNING and
+    the next command closes it as orphaned), not a traceback."""
+    from runner.sweep import lifecycle as sweep
+    from runner.track import store
+
+    try:
+        return sweep.close()
+    except Exception as e:
+        if not store.is_locked(e):
+            raise
+        if not _said_locked:
+            current = sweep.current()
+            error(f"{store.where(current.uri if current else None)} is locked by another process; the sweep could not "
+                  "be closed (the next command that opens the store closes its runs)")
+        return 1

@@ -22,6 +22,7 @@ MAIN_METRICS = LABEL_METRICS + PROBA_METRICS  # higher is better: what `optimize
 # Binary data only, lower is better: how well the positive class's probabilities are calibrated.
 CALIBRATION_METRICS = ("brier_score", "log_loss", "calibration_error")
 CALIBRATION_BINS = 10  # equal-width bins of `calibration_error` and the reliability plot
+PROBA_PREFIX = "proba_"  # a class's probability column in predictions/holdout.parquet and runner.predict's output
 
 
 @dataclass

@@ -5,9 +5,11 @@ optimise it. Nothing is written to the store until the config and data have pass
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,6 +75,7 @@ def run(cfg: DictConfig) -> float:
     start = time.time()
     ctx = JobContext.from_hydra()
     uri = store.resolve_uri(cfg.mlflow.tracking_uri)
+    store.configure(cfg.get("runner"))  # runner.lock_wait, runner.stale_after
     store.check_reachable(uri)  # seconds, not minutes of MLflow's retries, for a server that is down
     try:
         job = plan(cfg, ctx)
@@ -84,8 +87,8 @@ def run(cfg: DictConfig) -> float:
     import mlflow  # after validation: a mistake costs no MLflow import
 
     mlflow.set_tracking_uri(uri)
-    client = mlflow.MlflowClient(uri)
-    experiment_id = store.prepare(uri, cfg.mlflow.experiment_name)
+    client = store.client(uri)  # waits out a locked store (runner.lock_wait)
+    experiment_id = store.prepare(uri, cfg.mlflow.experiment_name)  # also closes orphaned runs
     policy = Policy.of(cfg, ctx.multirun)
 
     previous = None if cfg.rerun else runs.find_finished(client, experiment_id, job.identity)
@@ -94,11 +97,13 @@ def run(cfg: DictConfig) -> float:
 
     run_id: str | None = None
     try:
-        with runs.job_run(client, experiment_id, job.name, job.tags, start) as active:
+        with runs.job_run(client, experiment_id, job.name, job.tags, start, store.stale_after()) as active:
             run_id = active.info.run_id
             announce(client, cfg, ctx, run_id)
             value = train_and_log(client, run_id, job, ctx, policy)
         policy.after_job(client, uri, run_id)
+    except store.StoreLocked:
+        raise  # the store is unusable: the command stops in one line (a sweep too)
     except Exception as e:
         if ctx.multirun and run_id is not None:  # recorded FAILED: the sweep reports it
             return failed(ctx, run_id, e)
@@ -173,14 +178,19 @@ def train_and_log(client: MlflowClient, run_id: str, job: Job, ctx: JobContext, 
 
     with tempfile.TemporaryDirectory(prefix="runner-") as tmp:
         write_files(Path(tmp), job, ctx, ev, cv)
-        client.log_artifacts(run_id, tmp)
+        with artifact_errors(client, run_id):
+            client.log_artifacts(run_id, tmp)
 
     runs.log_job(client, run_id, params_of(job.resolved), {}, {})  # before log_model: the model keeps them
     train = split.X_train.assign(**{data.TARGET: split.y_train.to_numpy()})
     test = split.X_test.assign(**{data.TARGET: split.y_test.to_numpy()})
-    inputs.log_datasets(train, test, data.TARGET, job.tags[names.DATASET])
+    uri = client.tracking_uri
+    # Fluent calls (MLflow's own clients): each waits out a locked store as a whole. log_model that met
+    # the lock half-way leaves a LoggedModel that never finished (the run points at the one that did).
+    store.waiting_for_lock(lambda: inputs.log_datasets(train, test, data.TARGET, job.tags[names.DATASET]), uri)
     imputes = features.imputes(str(cfg.preprocess.get("kind", "none")))
-    model_info = models.log_model(job.estimator, split.X_train, ev.classes, imputes)
+    with artifact_errors(client, run_id):
+        model_info = store.waiting_for_lock(lambda: models.log_model(job.estimator, split.X_train, ev.classes, imputes), uri)
     # After log_model, with its id: the run's metrics and the LoggedModel's in one write.
     series = {f"cv_{k}": list(v) for k, v in cv.per_fold.items()} if cv is not None else None
     runs.log_job(client, run_id, {}, metrics, {}, model_id=model_info.model_id, series=series)
@@ -191,6 +201,47 @@ def train_and_log(client: MlflowClient, run_id: str, job: Job, ctx: JobContext, 
     value = metrics.get(ranked_by, float("nan"))
     log.info("%s: %s=%.4f (fit %.2fs)", job.name, ranked_by, value, fit_seconds)
     return float(value)
+
+
+class ArtifactWriteFailed(UserError):
+    """The run's artifacts could not be written (a full disk, a folder the process may not write): one line."""
+
+
+@contextlib.contextmanager
+def artifact_errors(client: MlflowClient, run_id: str) -> Iterator[None]:
+    """An OSError writing artifacts as one line naming the path and the OS error (the job's run becomes FAILED)."""
+    try:
+        yield
+    except OSError as e:
+        raise ArtifactWriteFailed(f"cannot write the artifacts of run {run_id} to {_artifact_path(client, run_id, e)}: "
+                                  f"{e.strerror or exception_line(e)}") from e
+    except Exception as e:  # MLflow wraps some OSErrors (e.g. the model's folder) in its own exception
+        cause = _os_error(e)
+        if cause is None:
+            raise
+        raise ArtifactWriteFailed(f"cannot write the artifacts of run {run_id} to "
+                                  f"{_artifact_path(client, run_id, cause)}: {cause.strerror or exception_line(cause)}") from e
+
+
+def _os_error(e: BaseException) -> OSError | None:
+    seen: set[int] = set()
+    x: BaseException | None = e
+    while x is not None and id(x) not in seen:
+        seen.add(id(x))
+        if isinstance(x, OSError):
+            return x
+        x = x.__cause__ or x.__context__
+    return None
+
+
+def _artifact_path(client: MlflowClient, run_id: str, e: OSError) -> str:
+    """The path the OS refused, else the run's artifact location."""
+    if e.filename:
+        return str(e.filename)
+    try:
+        return str(client.get_run(run_id).info.artifact_uri)
+    except Exception:  # the path is only for the message
+        return "the run's artifact location"
 
 
 def cross_validate(job: Job) -> CrossValidation:
@@ -216,9 +267,7 @@ def reuse(client: MlflowClient, uri: str, job: Job, previous: Run, ctx: JobConte
 
 def record_invalid(cfg: DictConfig, ctx: JobContext, uri: str, e: Exception, start: float) -> str:
     """Inside a sweep, a job that fails validation still leaves a FAILED run with its reason."""
-    import mlflow
-
-    client = mlflow.MlflowClient(uri)
+    client = store.client(uri)
     experiment_id = store.prepare(uri, cfg.mlflow.experiment_name)
     chosen: Choices = choices(cfg, ctx)
     run_id = runs.record_failed(client, experiment_id, chosen.run_name, run_tags(cfg, ctx, chosen), start, e)

@@ -69,3 +69,11 @@ SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
 COMPARISON_PNG = "comparison.png"
 SEARCH_RESULT = "optimization_results.yaml"  # Optuna's best params and value
+
+# ---- where a run's process runs (runner.track.liveness): every job run and sweep parent run
+HOST = "runner.host"                    # socket.gethostname()
+BOOT_ID = "runner.boot_id"              # /proc/sys/kernel/random/boot_id: this boot of this machine
+PID_NS = "runner.pid_ns"                # /proc/self/ns/pid, e.g. pid:[4026531836]: the pid namespace (container)
+PID = "runner.pid"
+PID_START = "runner.pid_start"          # field 22 of /proc/<pid>/stat: start time in clock ticks after boot
+HEARTBEAT = "runner.heartbeat"          # epoch seconds of the process's latest sign of life, rewritten while it runs

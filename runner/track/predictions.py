@@ -14,14 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
+from runner.config.schema import PROBA_PREFIX
 from runner.track import names
-from runner.train.evaluate import PROBA_PREFIX
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy and pandas load when a frame is read, not when a command starts
+    import numpy as np
+    import pandas as pd
     from mlflow import MlflowClient
+
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,16 @@ def load(client: MlflowClient, run_id: str) -> pd.DataFrame | None:
             path = client.download_artifacts(run_id, names.HOLDOUT_PREDICTIONS, tmp)
         except (MlflowException, OSError):
             return None
+        import pandas as pd
+
         return pd.read_parquet(path)
 
 
 def classes_of(predictions: pd.DataFrame) -> np.ndarray:
     """The model's classes, in its order, read off the `proba_<class>` columns (typed like the labels)."""
+    import numpy as np
+    import pandas as pd
+
     known = {str(v): v for v in pd.concat([predictions["label"], predictions["prediction"]]).unique()}
     names_ = [str(c)[len(PROBA_PREFIX):] for c in predictions.columns if str(c).startswith(PROBA_PREFIX)]
     return np.asarray([known.get(n, n) for n in names_])
@@ -82,6 +87,8 @@ def paired(a: pd.DataFrame, b: pd.DataFrame) -> Paired:
     classes_a, classes_b = classes_of(a), classes_of(b)
     if [str(c) for c in classes_a] != [str(c) for c in classes_b]:
         raise ValueError(f"the models know different classes ({list(classes_a)} vs {list(classes_b)})")
+    import numpy as np
+
     common = np.intersect1d(a["row"].to_numpy(), b["row"].to_numpy())
     left = a.set_index("row").loc[common]
     right = b.set_index("row").loc[common]

@@ -2,7 +2,10 @@
 
 The run is created with the job's own start time (so it spans data, fit, evaluation and
 logging) and always ends in a final state: FINISHED, FAILED (reason tag + traceback artifact)
-or KILLED (Ctrl-C, SIGTERM). Everything is logged in a few batched calls.
+or KILLED (Ctrl-C, SIGTERM). Everything is logged in a few batched calls. It records where its
+process runs and beats a heartbeat while open (runner.track.liveness); a run whose final status
+could not be written (a store locked past `runner.lock_wait`) stays RUNNING and is closed as KILLED
+by the next command that opens the store.
 """
 from __future__ import annotations
 
@@ -14,8 +17,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from runner.errors import Terminated, exception_line, sigterm_as_exception
-from runner.track import names
+from runner.track import liveness, names
 from runner.track.secrets import redact_text
+from runner.track.store import StoreLocked, is_locked
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -26,48 +30,95 @@ log = logging.getLogger(__name__)
 
 @contextlib.contextmanager
 def job_run(
-    client: MlflowClient, experiment_id: str, run_name: str, tags: Mapping[str, str], start_time: float
+    client: MlflowClient, experiment_id: str, run_name: str, tags: Mapping[str, str], start_time: float,
+    stale_after: float = 600.0,
 ) -> Iterator[Run]:
     """Create the job's run (already started at `start_time`), make it active, and close it.
 
     FINISHED on success; KILLED on Ctrl-C or SIGTERM; FAILED otherwise, with a one-line reason
-    tag and the traceback as an artifact. The exception always propagates.
+    tag and the traceback as an artifact. The exception always propagates. A store locked past
+    the wait (`StoreLocked`) leaves the run RUNNING: its status cannot be written now, and the next
+    command closes it (runner.track.liveness). Pass a `runner.track.store.client` to wait out locks.
     """
-    import mlflow
-
     run = client.create_run(
-        experiment_id, start_time=int(start_time * 1000), tags=dict(tags), run_name=run_name
+        experiment_id, start_time=int(start_time * 1000), tags={**tags, **liveness.tags()}, run_name=run_name
     )
     run_id = run.info.run_id
-    mlflow.start_run(run_id=run_id)
+    _start_active(client, run_id)
+    heartbeat = liveness.Heartbeat(client, run_id, stale_after)
     try:
-        with sigterm_as_exception():
-            yield run
+        try:
+            with sigterm_as_exception():
+                yield run
+        finally:
+            heartbeat.stop()
+    except StoreLocked:
+        _forget_active_run()
+        raise
     except (KeyboardInterrupt, Terminated):
         client.set_tag(run_id, names.FAILURE, "interrupted")
-        mlflow.end_run("KILLED")
+        _end(client, run_id, "KILLED")
         raise
     except BaseException as e:
         close_failed(client, run_id, e)
-        mlflow.end_run("FAILED")
+        _end(client, run_id, "FAILED")
         raise
     else:
-        mlflow.end_run("FINISHED")
+        _end(client, run_id, "FINISHED")
+
+
+def _start_active(client: MlflowClient, run_id: str) -> None:
+    """`mlflow.start_run(run_id)` (the fluent calls of log_model and log_input need an active run), waiting out a lock."""
+    import mlflow
+
+    from runner.track.store import waiting_for_lock
+
+    waiting_for_lock(lambda: mlflow.start_run(run_id=run_id), client.tracking_uri)
+
+
+def _end(client: MlflowClient, run_id: str, status: str) -> None:
+    """End the active run with `status`; when the store is locked, `client` writes it (waiting out the lock)."""
+    import mlflow
+
+    try:
+        mlflow.end_run(status)  # lets go of the active run first, then writes the status
+    except Exception as e:
+        if not is_locked(e):
+            raise
+        client.set_terminated(run_id, status)
+
+
+def _forget_active_run() -> None:
+    """Let go of the active run without writing to the (locked) store.
+
+    `mlflow.end_run` would write first and wait out MLflow's 20 s again; left active, MLflow's atexit
+    hook would end it FINISHED. MLflow has no public way to do only this.
+    """
+    from mlflow.tracking import fluent
+
+    stack = fluent._active_run_stack.get()
+    if stack:
+        stack.pop()
 
 
 def close_failed(client: MlflowClient, run_id: str, e: BaseException) -> None:
-    """Record why a run failed: reason tag and the traceback artifact."""
+    """Record why a run failed: reason tag and the traceback artifact (one log line if the store refuses)."""
     try:
         client.set_tag(run_id, names.FAILURE, redact_text(exception_line(e)))
+    except Exception as err:  # the store itself may be what failed; the status still matters most
+        log.warning("could not record the failure of run %s: %s", run_id, exception_line(err))
+        return
+    try:
         client.log_text(run_id, redact_text("".join(traceback.format_exception(e))), names.TRACEBACK)
-    except Exception:  # the store itself may be what failed; the status still matters most
-        log.warning("could not record the failure of run %s", run_id, exc_info=True)
+    except Exception as err:  # e.g. the artifact location cannot be written: the reason tag already says so
+        log.debug("could not write the traceback of run %s: %s", run_id, exception_line(err))
 
 
 def record_failed(client: MlflowClient, experiment_id: str, run_name: str, tags: Mapping[str, str],
                   start_time: float, e: BaseException) -> str:
     """A run that failed before it could start (e.g. its config was refused): created FAILED with its reason."""
-    run = client.create_run(experiment_id, start_time=int(start_time * 1000), tags=dict(tags), run_name=run_name)
+    run = client.create_run(experiment_id, start_time=int(start_time * 1000), tags={**tags, **liveness.tags()},
+                            run_name=run_name)
     close_failed(client, run.info.run_id, e)
     client.set_terminated(run.info.run_id, "FAILED")
     return str(run.info.run_id)

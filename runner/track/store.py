@@ -4,17 +4,29 @@ The embedded store's path is fixed when the command starts (`<launch dir>/output
 artifacts in `outputs/mlartifacts/`), never relative to a job's working directory.
 `MLFLOW_TRACKING_URI` wins when set. Creating a fresh SQLite schema from several processes at once
 corrupts it for good, so creation happens under a file lock (runner.track.locks).
+
+A SQLite store locked by another process: MLflow itself waits 20 s per call (its own
+`PRAGMA busy_timeout`, not configurable) and then raises. `waiting_for_lock` repeats the call that met
+the lock until `runner.lock_wait` seconds (default 60) have passed, then stops in one line
+(`StoreLocked`); `client(uri)` is an MlflowClient whose every call does so. A call that meets the lock
+is rolled back whole by MLflow's session, so repeating it writes it once.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import unquote, urlparse
+
+from runner.errors import UserError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,27 +106,34 @@ def check_reachable(uri: str, timeout: float = HEALTH_TIMEOUT) -> None:
 
 
 def prepare(uri: str, experiment_name: str) -> str:
-    """Create the store's schema and the experiment if needed (under the lock); return its id."""
-    import mlflow
+    """Create the store's schema and the experiment if needed (under the lock); return its id.
+
+    Then close the experiment's orphaned runs (runner.track.liveness): every command that opens the
+    store for an experiment does so. A locked store is waited for (`waiting_for_lock`).
+    """
     from mlflow.exceptions import MlflowException
 
+    from runner.track import liveness
     from runner.track.locks import schema_lock
 
     check_reachable(uri)
     with schema_lock(uri):
-        client = mlflow.MlflowClient(uri)
-        exp = client.get_experiment_by_name(experiment_name)
+        mlflow_client = client(uri)
+        exp = mlflow_client.get_experiment_by_name(experiment_name)
         if exp is not None:
-            return exp.experiment_id
-        root = artifact_root(uri)
-        location = (root / _slug(experiment_name)).as_uri() if root else None
-        try:
-            return client.create_experiment(experiment_name, artifact_location=location)
-        except MlflowException:  # created meanwhile by another process (servers have no lock)
-            exp = client.get_experiment_by_name(experiment_name)
-            if exp is None:
-                raise
-            return exp.experiment_id
+            experiment_id = str(exp.experiment_id)
+        else:
+            root = artifact_root(uri)
+            location = (root / _slug(experiment_name)).as_uri() if root else None
+            try:
+                experiment_id = mlflow_client.create_experiment(experiment_name, artifact_location=location)
+            except MlflowException:  # created meanwhile by another process (servers have no lock)
+                exp = mlflow_client.get_experiment_by_name(experiment_name)
+                if exp is None:
+                    raise
+                experiment_id = str(exp.experiment_id)
+    liveness.close_orphans(mlflow_client, [experiment_id], _settings["stale_after"])
+    return experiment_id
 
 
 CONFLICT_ATTEMPTS = 5
@@ -141,3 +160,131 @@ def retrying_conflicts(call: Callable[[], T], table: str) -> T:
             log.debug("%s: a concurrent job inserted the same row (attempt %d); trying again", table, attempt)
             time.sleep(0.05 * attempt)
     raise AssertionError("unreachable")
+
+
+# ---- how long to wait: runner.lock_wait and runner.stale_after (the schema's defaults until configured)
+_settings: dict[str, float] = {"lock_wait": 60.0, "stale_after": 600.0}
+
+
+def configure(runner_cfg: Any) -> None:
+    """Take `runner.lock_wait` and `runner.stale_after` from the config's `runner` node (missing keys: defaults)."""
+    if runner_cfg is None:
+        return
+    for key in _settings:
+        value = runner_cfg.get(key) if hasattr(runner_cfg, "get") else getattr(runner_cfg, key, None)
+        if value is not None:
+            _settings[key] = float(value)
+
+
+def stale_after() -> float:
+    return _settings["stale_after"]
+
+
+# ---- a locked SQLite store
+LOCKED = ("database is locked", "database table is locked")
+LOCK_POLL = 1.0  # seconds between attempts (each attempt itself waits up to MLflow's 20 s)
+
+
+class StoreLocked(UserError):
+    """The store stayed locked by another process for longer than `runner.lock_wait`."""
+
+
+def is_locked(e: BaseException) -> bool:
+    """Whether `e` (or what it wraps: MlflowException -> SQLAlchemy -> sqlite3) says the database is locked."""
+    seen: set[int] = set()
+    x: BaseException | None = e
+    while x is not None and id(x) not in seen:
+        seen.add(id(x))
+        if any(m in str(x) for m in LOCKED):
+            return True
+        x = x.__cause__ or x.__context__
+    return False
+
+
+def where(uri: str | None) -> str:
+    from runner.track.secrets import redact_text
+
+    if not uri:
+        return "the MLflow store"
+    db = sqlite_path(uri)
+    return f"the MLflow store {db}" if db else f"the MLflow store {redact_text(uri)}"
+
+
+READ_ONLY = ("readonly database",)
+
+
+class _QuietLocks(logging.Filter):
+    """MLflow logs every locked (or read-only) call at ERROR with a traceback before raising it; the runner
+    handles those: it waits a lock out, and a read-only user's orphan check is skipped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += str(record.exc_info[1])
+        return not any(m in text for m in LOCKED + READ_ONLY)
+
+
+_MLFLOW_DB_LOGGERS = ("mlflow.store.db.utils", "mlflow.store.tracking.sqlalchemy_store",
+                      "mlflow.store.model_registry.sqlalchemy_store")
+
+
+@functools.cache
+def quiet_lock_errors() -> None:
+    """Install the filter (once): a lock the runner waits out, or a read-only store, prints no traceback."""
+    for name in _MLFLOW_DB_LOGGERS:
+        logging.getLogger(name).addFilter(_QuietLocks())
+
+
+def waiting_for_lock(call: Callable[[], T], uri: str | None = None) -> T:
+    """`call()`, repeated while the store is locked by another process, for up to `runner.lock_wait` seconds.
+
+    Then `StoreLocked`: one line naming the store. Any other error is raised as it is.
+    """
+    quiet_lock_errors()
+    started = time.monotonic()
+    deadline = started + _settings["lock_wait"]
+    told = False
+    while True:
+        try:
+            return call()
+        except Exception as e:
+            if isinstance(e, StoreLocked) or not is_locked(e):
+                raise
+            now = time.monotonic()
+            if now >= deadline:
+                raise StoreLocked(
+                    f"{where(uri)} is locked by another process; gave up after {now - started:.0f} s "
+                    f"(runner.lock_wait={_settings['lock_wait']:g}); run the command again when it is free"
+                ) from None
+            if not told:
+                log.warning("%s is locked by another process; waiting up to %g s (runner.lock_wait)",
+                            where(uri), _settings["lock_wait"])
+                told = True
+            time.sleep(min(LOCK_POLL, deadline - now))
+
+
+class LockWaitingClient:
+    """An MlflowClient whose every public method waits out a locked store (`waiting_for_lock`)."""
+
+    def __init__(self, inner: MlflowClient) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+        uri = self._inner.tracking_uri
+
+        @functools.wraps(attr)
+        def waiting(*args: Any, **kwargs: Any) -> Any:
+            return waiting_for_lock(lambda: attr(*args, **kwargs), uri)
+
+        return waiting
+
+
+def client(uri: str) -> MlflowClient:
+    """An MlflowClient on `uri` that waits out a locked store (opening the store included)."""
+    import mlflow
+
+    inner = waiting_for_lock(lambda: mlflow.MlflowClient(uri), uri)
+    return cast("MlflowClient", LockWaitingClient(inner))

@@ -14,12 +14,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from runner.config.schema import CALIBRATION_BINS, CALIBRATION_METRICS, LABEL_METRICS, MAIN_METRICS, PROBA_METRICS
+from runner.config.schema import (
+    CALIBRATION_BINS,
+    CALIBRATION_METRICS,
+    LABEL_METRICS,
+    MAIN_METRICS,
+    PROBA_METRICS,
+    PROBA_PREFIX,
+)
 
 __all__ = ["CALIBRATION_METRICS", "LABEL_METRICS", "MAIN_METRICS", "PROBA_METRICS", "Evaluation",
            "calibration_bins", "calibration_error", "evaluate", "holdout_frame", "prediction_frame", "scores"]
 
-PROBA_PREFIX = "proba_"  # a class's probability column, as runner.predict writes it
 
 
 @dataclass(frozen=True)
