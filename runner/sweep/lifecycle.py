@@ -6,9 +6,12 @@ jobs as overrides in their config (an environment variable would never reach a R
 """
 from __future__ import annotations
 
+import copy
 import logging
+import os
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,11 +22,14 @@ from runner.errors import raise_terminated
 from runner.registry.policy import Policy
 from runner.sweep import warmup
 from runner.sweep.overrides import quoted
-from runner.track import names, store
+from runner.track import liveness, names, store
 from runner.track.secrets import redact_text
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+    from runner.job.context import JobContext
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ class Sweep:
     overrides: list[str] = field(default_factory=list)
     closed: bool = False
     exit_code: int = 0
+    heartbeat: liveness.Heartbeat | None = None  # the parent run's, while this process holds it open
 
 
 _current: Sweep | None = None
@@ -56,18 +63,18 @@ def start(config: DictConfig) -> Sweep:
     global _current
     warm = warmup.start(config)  # a parallel launcher's workers import the ML stack meanwhile
     try:
-        import mlflow
 
         uri = store.resolve_uri(config.mlflow.tracking_uri)
+        store.configure(config.get("runner"))  # this sweep's lock wait and staleness for orphaned runs
         experiment_id = store.prepare(uri, config.mlflow.experiment_name)
         folder = Path(config.hydra.sweep.dir).resolve()
         overrides = [redact_text(str(o)) for o in config.hydra.overrides.task]
-        client = mlflow.MlflowClient(uri)
+        client = store.client(uri)
         parent = client.create_run(
             experiment_id,
             run_name=f"sweep {folder.parent.name}/{folder.name}",
             tags={names.SWEEP: "true", names.SWEEP_DIR: str(folder), names.OVERRIDES: " ".join(overrides),
-                  names.OPTIMIZED_METRIC: str(config.optimized_metric)},
+                  names.OPTIMIZED_METRIC: str(config.optimized_metric), **liveness.tags()},
         )
     finally:
         if warm is not None:
@@ -82,6 +89,7 @@ def start(config: DictConfig) -> Sweep:
         config.hydra.overrides.hydra.append(f"mlflow.tracking_uri={quoted(uri)}")
     _current = Sweep(uri, experiment_id, parent_id, folder, str(config.optimized_metric),
                      Policy.of(config, multirun=True), overrides)
+    _current.heartbeat = liveness.keep_alive(client, parent_id, store.stale_after())
     signal.signal(signal.SIGTERM, raise_terminated)
     log.info("sweep parent run %s in %s", parent_id, uri)
     return _current
@@ -92,7 +100,7 @@ def close(interrupted: bool = False, signum: int = signal.SIGINT) -> int:
 
     Interrupted by signal `signum`, the code is the shell's 128 + signum (130 Ctrl-C, 143 SIGTERM).
     """
-    from runner.sweep import compare, leaderboard, render
+    from runner.sweep import callback, compare, leaderboard, render, report
 
     sweep = _current
     if sweep is None or sweep.closed:
@@ -113,6 +121,8 @@ def close(interrupted: bool = False, signum: int = signal.SIGINT) -> int:
         files = render.write_all(rows, sweep.metric, sweep.folder, title, verdict)
         for path in files:
             client.log_artifact(sweep.parent_run_id, str(path))
+        report.write(client, parent, rows, sweep.metric, sweep.folder, uri=sweep.uri, verdict=verdict)  # logs itself
+        callback.record_best(client, sweep.parent_run_id, rows, sweep.metric)
         _log_search_result(client, sweep)
         if not interrupted:
             sweep.policy.after_sweep(client, sweep.uri, rows)
@@ -120,8 +130,10 @@ def close(interrupted: bool = False, signum: int = signal.SIGINT) -> int:
         if not interrupted and not summary:
             status = "FINISHED"
     finally:  # never leave the parent RUNNING, even if the leaderboard itself failed
+        if sweep.heartbeat is not None:
+            sweep.heartbeat.stop()
         client.set_terminated(sweep.parent_run_id, status)
-    print(f"files: {sweep.folder}/{names.SUMMARY_CSV}, {names.SUMMARY_MD}, {names.COMPARISON_PNG}; "
+    print(f"files: {sweep.folder}/{names.SUMMARY_CSV}, {names.SUMMARY_MD}, {names.COMPARISON_PNG}, report.html; "
           f"parent run {sweep.parent_run_id}")
     sys.stdout.flush()
     if interrupted:
@@ -170,3 +182,71 @@ def fail(reason: str) -> None:
     client = mlflow.MlflowClient(sweep.uri)
     client.set_tag(sweep.parent_run_id, names.FAILURE, redact_text(reason))
     client.set_terminated(sweep.parent_run_id, "FAILED")
+
+
+class WorkerDied(RuntimeError):
+    """A job's process died under it (SIGKILL, the OOM killer, a crash in native code)."""
+
+
+def job_context(job_config: DictConfig) -> tuple[DictConfig, JobContext]:
+    """A sweep job's config (without the hydra node) and context as the job itself would see them,
+    from its composed sweep config (hydra.job.num set) in the launching process."""
+    from runner.job.context import HIDDEN_OVERRIDES, JobContext
+
+    hc = job_config.hydra
+    num = int(hc.job.num)
+    folder = os.path.abspath(os.path.join(str(hc.sweep.dir), str(hc.sweep.subdir)))
+    overrides = tuple(redact_text(str(o)) for o in hc.overrides.task if not str(o).lstrip("+~").startswith(HIDDEN_OVERRIDES))
+    ctx = JobContext(dict(hc.runtime.choices), num, folder, overrides, multirun=True)
+    task = copy.deepcopy(job_config)
+    with read_write(task), open_dict(task):
+        del task["hydra"]
+    return task, ctx
+
+
+def _job_runs(client: MlflowClient, cfg: DictConfig, num: int) -> list[Run]:
+    """The runs job `num` of this sweep made (children of the parent run with its job number)."""
+    parent = cfg.mlflow.parent_run_id
+    experiment = client.get_experiment_by_name(str(cfg.mlflow.experiment_name))
+    if not parent or experiment is None:
+        return []
+    return client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`{names.PARENT}` = '{parent}' and tags.`{names.JOB_NUM}` = '{num}'",
+    )
+
+
+def record_lost_job(job_config: DictConfig, reason: str) -> None:
+    """A job whose worker process died: its unfinished run becomes FAILED with `reason` (tag runner.failure);
+    a job that died before it made a run gets a FAILED run with that reason, as an invalid job does."""
+    import mlflow
+
+    from runner.job.run import record_invalid
+
+    cfg, ctx = job_context(job_config)
+    assert ctx.num is not None
+    uri = store.resolve_uri(cfg.mlflow.tracking_uri)
+    client = mlflow.MlflowClient(uri)
+    made = _job_runs(client, cfg, ctx.num)
+    # RUNNING, or already closed KILLED as an orphan (runner.track.liveness) by another process: say what happened
+    for run in made:
+        if run.info.status != "FINISHED":
+            client.set_tag(run.info.run_id, names.FAILURE, reason)
+            client.set_terminated(run.info.run_id, "FAILED")
+    if not made:
+        record_invalid(cfg, ctx, uri, WorkerDied(reason), time.time())
+
+
+def discard_cancelled_job(job_config: DictConfig) -> None:
+    """A job cancelled because another job's worker died (it runs again): the run it had opened is closed
+    KILLED and deleted, so the sweep shows the job once, as it ends the second time."""
+    import mlflow
+
+    cfg, ctx = job_context(job_config)
+    assert ctx.num is not None
+    client = mlflow.MlflowClient(store.resolve_uri(cfg.mlflow.tracking_uri))
+    for run in _job_runs(client, cfg, ctx.num):
+        if run.info.status in ("RUNNING", "KILLED"):  # KILLED: closed as an orphan meanwhile
+            client.set_tag(run.info.run_id, names.FAILURE, "cancelled: another job's worker died; run again")
+            client.set_terminated(run.info.run_id, "KILLED")
+            client.delete_run(run.info.run_id)

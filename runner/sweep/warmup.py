@@ -1,6 +1,9 @@
 """Start a joblib sweep's worker processes while the launching process prepares the store.
 
-Hydra's joblib launcher spawns its loky workers only when it launches the jobs, and each worker
+For Hydra's joblib launcher and the runner's own (`launcher=local-parallel`,
+hydra_plugins/runner_plugins/joblib_launcher.py, which submits each job to the very pool
+`joblib.Parallel` with the same arguments uses). The launcher spawns its loky workers only when it
+launches the jobs, and each worker
 then imports the ML stack (MLflow, scikit-learn, XGBoost, imbalanced-learn, matplotlib) before its
 first job can start. The launching process meanwhile has nothing to do but wait. `start` asks
 joblib for the same worker pool the launcher will ask for (same `Parallel` arguments, so joblib
@@ -42,7 +45,8 @@ def imports() -> int:
 
 
 def joblib_arguments(launcher: DictConfig) -> dict[str, Any] | None:
-    """The `joblib.Parallel` arguments Hydra's joblib launcher will use, or None for another launcher."""
+    """The `joblib.Parallel` arguments a joblib launcher (Hydra's or the runner's subclass) will use, or None
+    for another launcher."""
     if "JoblibLauncher" not in str(launcher.get("_target_", "")):
         return None
     from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
