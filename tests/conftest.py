@@ -1,17 +1,22 @@
-"""Shared fixtures: a real SQLite MLflow store in a temp folder, real Hydra, real subprocesses."""
+"""Shared fixtures: a real SQLite MLflow store in a temp folder, real Hydra, real subprocesses.
+
+Helpers (composition, reading runs back, one-line errors) are in helpers.py; PostgreSQL and the
+team server are in servers.py.
+"""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from types import SimpleNamespace
 
 import pytest
-from servers import postgres_db, tracking_server  # noqa: F401  (PostgreSQL + mlflow server, session-wide)
 
-ROOT = Path(__file__).resolve().parent.parent
-RUN_PY = ROOT / "run.py"
+from helpers import RUN_PY, db_path, train
+from servers import postgres_db, tracking_server  # noqa: F401  (PostgreSQL + mlflow server, session-wide)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -20,18 +25,33 @@ def _quiet_env() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite database made by MLflow once per session: a new store is a copy of it.
+
+    Creating the schema (MLflow's migrations) costs seconds; copying the file costs milliseconds.
+    """
+    import mlflow
+
+    db = tmp_path_factory.mktemp("template") / "mlflow.db"
+    mlflow.MlflowClient(f"sqlite:///{db}").search_experiments()
+    return db
+
+
 @pytest.fixture
 def store_uri(tmp_path: Path) -> str:
-    """A fresh embedded store in a temp folder."""
+    """A fresh embedded store in a temp folder (not created: a failed command must not create it)."""
     return f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
 
 
 @pytest.fixture
-def client(store_uri: str, monkeypatch: pytest.MonkeyPatch):
-    """A client on the temp store, which is also this process's tracking URI for the test."""
+def client(store_uri: str, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch):
+    """A client on the temp store (an empty MLflow database), also this process's tracking URI for the test."""
     import mlflow
 
-    (Path(store_uri.replace("sqlite:///", ""))).parent.mkdir(parents=True, exist_ok=True)
+    db = db_path(store_uri)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(mlflow_template, db)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
     mlflow.set_tracking_uri(store_uri)
     yield mlflow.MlflowClient(store_uri)
@@ -54,13 +74,48 @@ def run_cli(tmp_path: Path, store_uri: str) -> Callable[..., subprocess.Complete
     return _run
 
 
-def compose(overrides: list[str]):
-    """Hydra's compose API on the project's conf/ (with the schema and resolvers registered)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> SimpleNamespace:
+    """Three jobs trained once per session, in this process, on a temp store. Tests read it, never change it.
 
-    from runner import config
+    - synthetic-imbalanced (300 rows): a weak logreg (C=0.0001) registered as v1 (the first champion), then
+      the default logreg registered as v2 (promoted on the same evaluation data);
+    - iris: logreg registered as iris-classifier v1 (champion).
+    Attributes: uri, folder, client, weak, proper, iris (the job runs).
+    """
+    import mlflow
 
-    config.register()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=overrides)
+    folder = tmp_path_factory.mktemp("model-store")
+    uri = f"sqlite:///{folder / 'store' / 'mlflow.db'}"
+    db_path(uri).parent.mkdir(parents=True)
+    shutil.copyfile(mlflow_template, db_path(uri))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mp.chdir(folder)
+        try:
+            train(uri, "registry.register=true", "dataset.n_samples=300", "model.C=0.0001")
+            train(uri, "registry.register=true", "dataset.n_samples=300")
+            train(uri, "registry.register=true", "dataset=iris")
+        finally:
+            mlflow.set_tracking_uri(None)
+    client = mlflow.MlflowClient(uri)
+    synth = client.get_experiment_by_name("synthetic-imbalanced").experiment_id
+    weak, proper = client.search_runs([synth], order_by=["attributes.start_time ASC"])
+    (iris,) = client.search_runs([client.get_experiment_by_name("iris").experiment_id])
+    return SimpleNamespace(uri=uri, folder=folder, client=client, weak=weak, proper=proper, iris=iris)
+
+
+@pytest.fixture
+def store_copy(model_store: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    """A copy of the session store's database for a test that writes: what it adds goes to the copy (new
+    experiments keep their artifacts beside it); the session store's own artifacts are only read.
+    Also this process's tracking URI for the test. Attributes: uri, client."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'copy' / 'mlflow.db'}"
+    db_path(uri).parent.mkdir()
+    shutil.copyfile(db_path(model_store.uri), db_path(uri))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    yield SimpleNamespace(uri=uri, client=mlflow.MlflowClient(uri))
+    mlflow.set_tracking_uri(None)

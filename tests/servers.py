@@ -10,26 +10,20 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
+from helpers import free_port
+
 PG = os.environ.get("RUNNER_TEST_POSTGRES", "postgres@127.0.0.1:5432")  # user@host:port
 SERVER_START_TIMEOUT = 240.0  # s: a loaded 2-core machine needs a minute to import the server
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pg_connect(dbname: str = "postgres"):

@@ -1,36 +1,15 @@
 """Leaderboards, `python -m runner.review` and resume: real sweeps in subprocesses against a temp store."""
 from __future__ import annotations
 
-import csv
 import math
 import shutil
-from pathlib import Path
 
-from conftest import compose
+import pytest
 
-EXPERIMENT = "synthetic-imbalanced"
+from helpers import EXPERIMENT, job_runs, latest_summary, logged_models, read_csv
+
 # On this data the three values rank differently by roc_auc than by f1, so the order shows which metric ranks.
 SWEEP = ("-m", "model=logreg", "model.C=0.01,0.1,1.0", "dataset.n_samples=500", "optimized_metric=roc_auc")
-
-
-def read_csv(path: Path) -> list[dict]:
-    with open(path) as fh:
-        return list(csv.DictReader(fh))
-
-
-def job_runs(client) -> list:
-    exp = client.get_experiment_by_name(EXPERIMENT)
-    return [r for r in client.search_runs([exp.experiment_id], max_results=1000)
-            if r.data.tags.get("runner.sweep") != "true"]
-
-
-def logged_models(client) -> int:
-    exp = client.get_experiment_by_name(EXPERIMENT)
-    return len(client.search_logged_models([exp.experiment_id], max_results=1000))
-
-
-def latest_summary(folder: Path) -> Path:
-    return sorted(folder.glob("outputs/sweeps/*/*/summary.csv"))[-1]
 
 
 def review(capsys, *argv: str) -> str:
@@ -42,6 +21,7 @@ def review(capsys, *argv: str) -> str:
     return capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_leaderboard_review_and_resume(run_cli, client, tmp_path, capsys, monkeypatch) -> None:
     # 1. a sweep ranked by optimized_metric=roc_auc: leaderboard files in the sweep folder
     run_cli(*SWEEP)
@@ -106,14 +86,46 @@ def test_leaderboard_review_and_resume(run_cli, client, tmp_path, capsys, monkey
     assert "all jobs: dataset.n_samples=500 optimized_metric=roc_auc" in out
 
 
-def test_job_returns_its_optimized_metric_and_rerun_trains_again(client) -> None:
-    """What the task function returns (for sweepers such as Optuna) is the configured metric."""
-    from runner import job
+# ---- runner.cli.review in this process, on the session store (no sweep in it: experiments only)
 
-    cfg = compose(["dataset.n_samples=300", "optimized_metric=roc_auc"])
-    value = job.run(cfg)
-    (run,) = job_runs(client)
-    assert value == run.data.metrics["roc_auc"] and value != run.data.metrics["f1"]
-    assert job.run(cfg) == value and len(job_runs(client)) == 1 and logged_models(client) == 1  # reused
-    again = job.run(compose(["dataset.n_samples=300", "optimized_metric=roc_auc", "rerun=true"]))
-    assert len(job_runs(client)) == 2 and logged_models(client) == 2 and math.isclose(again, value, abs_tol=1e-9)
+def test_an_experiments_job_runs_are_ranked_from_mlflow_alone(model_store, tmp_path, capsys) -> None:
+    from runner.cli.review import main
+
+    assert main(["--experiment", "synthetic-imbalanced", "--metric", "roc_auc", "--tracking-uri", model_store.uri,
+                 "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "experiment synthetic-imbalanced: 2 runs by roc_auc" in out
+    rows = read_csv(tmp_path / "out" / "summary.csv")
+    proper, weak = model_store.proper, model_store.weak
+    assert [r["run_id"] for r in rows] == [proper.info.run_id, weak.info.run_id]
+    assert float(rows[0]["roc_auc"]) == round(proper.data.metrics["roc_auc"], 4)
+    assert f"files: {tmp_path / 'out'}/summary.csv, summary.md, comparison.png" in out
+    by_id = model_store.client.get_experiment_by_name("synthetic-imbalanced").experiment_id  # an id works too
+    assert main(["--experiment", by_id, "--top", "1", "--tracking-uri", model_store.uri]) == 0
+    out = capsys.readouterr().out
+    assert "experiment synthetic-imbalanced: 2 runs by f1 (top 1)" in out
+    assert model_store.proper.info.run_id[:8] in out and model_store.weak.info.run_id[:8] not in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sweep", "0" * 32], "error: no run '00000000000000000000000000000000' in the store"),
+    ([], "error: no sweep in the store yet (run `python run.py -m ...` first, or pick --experiment)"),
+    (["--experiment", "nope"], "error: no experiment 'nope' in the store (experiments: "),
+])
+def test_nothing_to_review_is_one_line_and_code_2(model_store, capsys, argv, message: str) -> None:
+    from runner.cli.review import main
+
+    assert main([*argv, "--tracking-uri", model_store.uri]) == 2
+    assert capsys.readouterr().err.startswith(message)
+
+
+def test_a_job_run_is_not_a_sweep_and_a_missing_store_is_not_created(model_store, tmp_path, capsys) -> None:
+    from runner.cli.review import main
+
+    assert main(["--sweep", model_store.iris.info.run_id, "--tracking-uri", model_store.uri]) == 2
+    assert "is not a sweep's parent run (tag runner.sweep=true)" in capsys.readouterr().err
+    missing = tmp_path / "none" / "mlflow.db"
+    assert main(["--tracking-uri", f"sqlite:///{missing}"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: no MLflow store at {missing}") and not missing.parent.exists()
+    with pytest.raises(SystemExit):
+        main(["--top", "0", "--tracking-uri", model_store.uri])

@@ -1,4 +1,4 @@
-"""Every dataset x model x sampler composes with Hydra's compose API and instantiates."""
+"""conf/ through Hydra's compose API: every dataset x model x sampler instantiates; defaults, overlays and presets."""
 from __future__ import annotations
 
 import itertools
@@ -6,8 +6,8 @@ import itertools
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import compose
-from runner import pipeline
+from helpers import compose, compose_with_hydra
+from runner.train import pipeline
 
 DATASETS = ["synthetic-imbalanced", "iris"]
 MODELS = ["logreg", "rf", "xgb"]
@@ -62,3 +62,32 @@ def test_experiment_overlays_compose() -> None:
     assert cmp_.model._target_ == "xgboost.XGBClassifier" and cmp_.sampler._target_ == "imblearn.combine.SMOTETomek"
     iris = compose(["experiment=iris-underfit", "variant=underfit-rf"])
     assert iris.dataset.name == "iris" and iris.model.n_estimators == 1 and iris.registry.register is True
+
+
+def test_local_parallel_preset_is_joblib_with_two_jobs() -> None:
+    cfg = compose_with_hydra(["launcher=local-parallel"])
+    assert "joblib" in cfg.hydra.launcher._target_ and cfg.hydra.launcher.n_jobs == 2
+    assert cfg.hydra.runtime.choices["hydra/launcher"] == "joblib"
+    plain = compose_with_hydra([])
+    assert plain.hydra.runtime.choices["hydra/launcher"] == "basic"
+    assert "launcher" not in plain  # a _global_ preset adds no key of its own to the job's config
+
+
+def test_ray_preset_composes_for_local_and_cluster() -> None:
+    cfg = compose_with_hydra(["launcher=ray"])
+    assert cfg.hydra.runtime.choices["hydra/launcher"] == "ray"
+    init = cfg.hydra.launcher.ray.init
+    assert init.address is None and "object_store_memory" in init and init.object_store_memory is None
+    assert cfg.hydra.launcher.ray.remote.num_cpus == 1
+    cluster = compose_with_hydra(["launcher=ray", "hydra.launcher.ray.init.address=ray://head:10001"])
+    assert cluster.hydra.launcher.ray.init.address == "ray://head:10001"
+
+
+def test_optuna_presets_compose() -> None:
+    for preset, model in (("xgb-optuna", "xgboost.XGBClassifier"), ("rf-optuna", "sklearn.ensemble.RandomForestClassifier")):
+        cfg = compose_with_hydra([f"hparams_search={preset}"])
+        sweeper = cfg.hydra.sweeper
+        assert "optuna" in sweeper._target_ and sweeper.direction == "maximize"
+        assert sweeper.storage is None and sweeper.max_failure_rate == 0.5
+        assert cfg.model._target_ == model
+        assert any(v.startswith("int(interval(") for v in sweeper.params.values())

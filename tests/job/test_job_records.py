@@ -1,22 +1,21 @@
-"""End-to-end: real `python run.py -m ...` sweeps against a temp SQLite store."""
+"""What a job records, end to end: real `python run.py [-m] ...` against a temp SQLite store; the logged
+models reproduce the logged metrics."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from runner import data, evaluate
+from helpers import job_runs
+from runner.train import data, evaluate
+
+pytestmark = pytest.mark.slow  # real `python run.py` subprocesses
 
 LABEL = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "f1_macro")
-
-
-def job_runs(client, experiment: str = "synthetic-imbalanced"):
-    exp = client.get_experiment_by_name(experiment)
-    runs = client.search_runs([exp.experiment_id], max_results=1000)
-    return [r for r in runs if r.data.tags.get("runner.sweep") != "true"]
 
 
 def reproduce(client, run) -> None:
@@ -61,9 +60,10 @@ def test_card_sweep_logs_everything_and_models_reproduce(run_cli, client) -> Non
         files = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"resolved_config.yaml", "overrides.yaml", "classification_report.txt", "plots"} <= files
         plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
-        assert plots == {"plots/confusion_matrix.png", "plots/roc_curve.png", "plots/precision_recall_curve.png"}
+        assert plots == {"plots/confusion_matrix.png", "plots/roc_curve.png", "plots/precision_recall_curve.png",
+                         "plots/reliability.png"}
         resolved = client.download_artifacts(run.info.run_id, "resolved_config.yaml")
-        assert "${" not in open(resolved).read()
+        assert "${" not in Path(resolved).read_text()
         inputs = run.inputs.dataset_inputs
         assert {i.tags[0].value for i in inputs} >= {"training"}
         # the LoggedModel carries the run's params and metrics; each metric is written once
@@ -87,27 +87,3 @@ def test_single_run_on_iris_registers(run_cli, client) -> None:
     tags = client.get_model_version("iris-classifier", versions[0].version).tags
     assert tags["model"] == "logreg" and tags["sampler"] == "none" and tags["run_id"] == run.info.run_id
     reproduce(client, run)
-
-
-def test_experiment_compare_registers_the_four_tutorial_models(run_cli, client) -> None:
-    run_cli("-m", "experiment=compare", "dataset.n_samples=400")
-    runs = job_runs(client)
-    assert sorted((r.data.tags["runner.model"], r.data.tags["runner.sampler"]) for r in runs) == [
-        ("logreg", "none"), ("rf", "none"), ("xgb", "none"), ("xgb", "smotetomek")]
-    logreg = next(r for r in runs if r.data.tags["runner.model"] == "logreg")
-    assert logreg.data.params["model.solver"] == "liblinear"
-    assert len(client.search_model_versions("name='synthetic-imbalanced-classifier'")) == 4
-
-
-def test_experiment_iris_underfit_registers_weak_models(run_cli, client) -> None:
-    run_cli("-m", "experiment=iris-underfit")
-    runs = job_runs(client, "iris")
-    assert sorted(r.data.tags["runner.model"] for r in runs) == ["logreg", "rf"]
-    assert all(r.info.status == "FINISHED" for r in runs)
-    assert len(client.search_model_versions("name='iris-classifier'")) == 2
-    run_cli("dataset=iris", "model=logreg")  # a properly configured model scores clearly higher
-    proper = next(r for r in job_runs(client, "iris") if not r.data.tags.get("mlflow.parentRunId"))
-    for weak in runs:
-        assert weak.data.metrics["accuracy"] < proper.data.metrics["accuracy"] - 0.1
-    arts = {a.path for a in client.list_artifacts(runs[0].info.run_id, "plots")}
-    assert arts == {"plots/confusion_matrix.png"}

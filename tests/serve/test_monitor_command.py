@@ -1,7 +1,7 @@
-"""runner.monitor against a real registered champion in a temp SQLite store.
+"""`python -m runner.monitor` against a real registered champion in a temp SQLite store.
 
 One champion (logreg on 1000 synthetic rows, registered, alias `champion` set by hand) serves every
-test of this module; batches are rows from runner.data written as CSV files.
+test of this module; batches are rows from runner.train.data written as CSV files.
 """
 from __future__ import annotations
 
@@ -17,8 +17,11 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import ROOT, RUN_PY, compose
-from runner import data, monitor, profile
+from helpers import RUN_PY, compose
+from runner import monitor as monitor_cli
+from runner.train import data, profile
+
+pytestmark = pytest.mark.slow  # the champion is trained by a `python run.py` subprocess; one check is a subprocess too
 
 NAME = "synthetic-imbalanced-classifier"
 MODEL = f"models:/{NAME}@champion"
@@ -46,7 +49,7 @@ def monitor_in_process(champion, monkeypatch, *args: str) -> int:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", champion["uri"])
     monkeypatch.chdir(champion["folder"])
     try:
-        return monitor.main(["--model", MODEL, *args])
+        return monitor_cli.main(["--model", MODEL, *args])
     finally:
         mlflow.set_tracking_uri(None)
 
@@ -188,51 +191,9 @@ def test_unknown_model_and_bad_threshold_are_errors(champion, monkeypatch, capsy
     batch = champion["folder"] / "same.csv"
     champion["evaluation"].to_csv(batch, index=False)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", champion["uri"])
-    assert monitor.main(["--model", "models:/nope@champion", "--input", str(batch)]) == 2
-    assert monitor.main(["--model", MODEL, "--input", str(batch), "--set", "psi=-1"]) == 2
-    assert monitor.main(["--model", MODEL, "--input", str(batch), "--set", "nonsense=1"]) == 2
+    assert monitor_cli.main(["--model", "models:/nope@champion", "--input", str(batch)]) == 2
+    assert monitor_cli.main(["--model", MODEL, "--input", str(batch), "--set", "psi=-1"]) == 2
+    assert monitor_cli.main(["--model", MODEL, "--input", str(batch), "--set", "nonsense=1"]) == 2
     err = capsys.readouterr().err
     assert "models:/nope@champion: not found" in err and "psi=-1" in err and "--set nonsense=1" in err
     mlflow.set_tracking_uri(None)
-
-
-def test_retrain_command_recreates_an_experiment_variant(tmp_path) -> None:
-    """A champion from `experiment=compare` (logreg with liblinear): the command keeps every value."""
-    cfg = compose(["experiment=compare", "variant=compare-logreg", "seed=5", "+model.tol=0.001"])
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    tags = {"runner.model": "logreg", "runner.sampler": "none"}
-    command = monitor.retrain_command(resolved, tags, NAME, tmp_path / "new.csv", "label")
-    args = command.split()[2:]
-    assert args[:5] == ["dataset=csv", f"dataset.path={tmp_path / 'new.csv'}", "dataset.target=label",
-                        "model=logreg", "sampler=none"]
-    assert "model.solver=liblinear" in args and "+model.tol=0.001" in args and "seed=5" in args
-    with_id = monitor.retrain_command(resolved, tags, NAME, tmp_path / "new.csv", "label", ["id", "region"])
-    assert "'dataset.drop=[id,region]'" in with_id  # columns the champion ignores stay out of the retrain
-    # the overrides (without the csv dataset, which this test does not need) compose the same model
-    again = compose([a for a in args if not a.startswith(("dataset", "registry"))])
-    assert OmegaConf.to_container(again.model, resolve=True) == resolved["model"]
-    assert OmegaConf.to_container(again.sampler, resolve=True) == resolved["sampler"]
-
-
-def test_ks_from_the_sketch_matches_scipy_on_every_training_row() -> None:
-    from scipy import stats
-
-    rng = np.random.default_rng(5)
-    train = rng.lognormal(size=5000)
-    spec = profile.numeric_summary(train)
-    for shift in (0.0, 0.05, 0.3):
-        batch = rng.lognormal(size=800) + shift
-        full = stats.ks_2samp(train, batch, method="asymp")
-        d, p = monitor.ks(spec, batch)
-        assert abs(d - full.statistic) <= 1 / profile.QUANTILES
-        assert (p < 0.01) == (full.pvalue < 0.01)
-
-
-def test_psi_counts_only_beyond_its_sampling_noise() -> None:
-    limits = monitor.thresholds()
-    small = monitor.Drift("x", "feature", psi=0.45, sizes=(10, 105, 45))    # chance level for 45 rows
-    large = monitor.Drift("y", "feature", psi=0.45, sizes=(10, 7000, 3000))  # a real shift
-    tiny = monitor.Drift("z", "feature", psi=0.05, sizes=(10, 70000, 30000))  # significant but negligible
-    monitor.flag([small, large, tiny], limits)
-    assert (small.flagged, large.flagged, tiny.flagged) == (False, True, False)
-    assert small.psi_noise > 0.45 > large.psi_noise

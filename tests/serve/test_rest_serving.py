@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,20 +11,16 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import mlflow
 import pandas as pd
+import pytest
 
-from conftest import compose
-from runner import data
+from helpers import compose, free_port
+from runner.train import data
+
+pytestmark = pytest.mark.slow  # sweeps in subprocesses, then `mlflow models serve`
 
 NAME = "iris-classifier"
 CHAMPION = f"models:/{NAME}@champion"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_ready(proc: subprocess.Popen, url: str, timeout: float = 180) -> None:
@@ -51,7 +46,8 @@ def post(url: str, frame: pd.DataFrame) -> list:
 
 def test_iris_stage_weak_models_then_champion_served_over_rest(run_cli, client, store_uri, tmp_path) -> None:
     # stage 4 of the tutorial: both weak models registered; the sweep decides which one is champion
-    proc = run_cli("-m", "experiment=iris-underfit")
+    # Iris holds out 45 rows, fewer than the gate's default registry.min_rows=50 (README "The Iris stage")
+    proc = run_cli("-m", "experiment=iris-underfit", "registry.min_rows=40")
     weak = {str(v.version): client.get_run(v.run_id).data.metrics["f1"]
             for v in client.search_model_versions(f"name='{NAME}'")}
     assert sorted(weak) == ["1", "2"]
@@ -60,8 +56,8 @@ def test_iris_stage_weak_models_then_champion_served_over_rest(run_cli, client, 
     assert str(client.get_registered_model(NAME).aliases["champion"]) == best_weak
 
     # a properly configured model beats both on the same evaluation data and takes the alias
-    proc = run_cli("dataset=iris", "model=logreg", "registry.register=true")
-    assert f"champion -> v3" in proc.stdout
+    proc = run_cli("dataset=iris", "model=logreg", "registry.register=true", "registry.min_rows=40")
+    assert "champion -> v3" in proc.stdout
     champion = client.get_model_version_by_alias(NAME, "champion")
     assert str(champion.version) == "3"
     proper = client.get_run(champion.run_id).data.metrics["f1"]
@@ -78,12 +74,12 @@ def test_iris_stage_weak_models_then_champion_served_over_rest(run_cli, client, 
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)  # `mlflow models serve` starts `uvicorn` from PATH
     env = {**os.environ, "MLFLOW_TRACKING_URI": store_uri, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-    log = open(tmp_path / "serve.log", "wb")
-    server = subprocess.Popen(
-        [os.path.join(bin_dir, "mlflow"), "models", "serve", "-m", CHAMPION, "--env-manager", "local",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    with open(tmp_path / "serve.log", "wb") as log:  # the server writes to its own copy of the descriptor
+        server = subprocess.Popen(
+            [os.path.join(bin_dir, "mlflow"), "models", "serve", "-m", CHAMPION, "--env-manager", "local",
+             "-h", "127.0.0.1", "-p", str(port)],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
     try:
         wait_ready(server, f"http://127.0.0.1:{port}/ping")
         served = post(f"http://127.0.0.1:{port}/invocations", X)
@@ -94,6 +90,5 @@ def test_iris_stage_weak_models_then_champion_served_over_rest(run_cli, client, 
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=30)
-        log.close()
     assert served == batch, (tmp_path / "serve.log").read_text()
     assert len(set(served)) == 3

@@ -5,44 +5,13 @@ import itertools
 from pathlib import Path
 
 import mlflow
+import pytest
 from omegaconf import OmegaConf
 
-from runner.config import cpu_count
+from helpers import compose_with_hydra, finished_sweep
+from runner.config.resources import cpu_count
 
-
-def finished_sweep(client: mlflow.MlflowClient, experiment: str, n_jobs: int) -> tuple:
-    """The experiment's one sweep: its parent and `n_jobs` children, all FINISHED, none lost."""
-    exp = client.get_experiment_by_name(experiment)
-    runs = client.search_runs([exp.experiment_id], max_results=100)
-    (parent,) = [r for r in runs if r.data.tags.get("runner.sweep") == "true"]
-    jobs = [r for r in runs if r.data.tags.get("runner.sweep") != "true"]
-    assert parent.info.status == "FINISHED"
-    assert len(jobs) == n_jobs and all(r.info.status == "FINISHED" for r in jobs)
-    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in jobs)
-    # the parent knows every job by number
-    assert {parent.data.tags[f"runner.job.{i}"] for i in range(n_jobs)} == {r.info.run_id for r in jobs}
-    return parent, jobs
-
-
-def compose_with_hydra(overrides: list[str]):
-    """The full config including the hydra node (launcher, sweeper)."""
-    from hydra import compose, initialize_config_dir
-
-    from runner import config
-
-    config.register()
-    root = Path(__file__).resolve().parent.parent / "conf"
-    with initialize_config_dir(config_dir=str(root), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides, return_hydra_config=True)
-
-
-def test_local_parallel_preset_is_joblib_with_two_jobs() -> None:
-    cfg = compose_with_hydra(["launcher=local-parallel"])
-    assert "joblib" in cfg.hydra.launcher._target_ and cfg.hydra.launcher.n_jobs == 2
-    assert cfg.hydra.runtime.choices["hydra/launcher"] == "joblib"
-    plain = compose_with_hydra([])
-    assert plain.hydra.runtime.choices["hydra/launcher"] == "basic"
-    assert "launcher" not in plain  # a _global_ preset adds no key of its own to the job's config
+pytestmark = pytest.mark.slow  # real sweeps in subprocesses, loky worker processes
 
 
 def test_joblib_sweep_on_a_fresh_embedded_store(run_cli, tmp_path: Path) -> None:
@@ -89,7 +58,7 @@ def test_the_launcher_gets_the_workers_warmed_while_the_store_is_prepared() -> N
     from hydra.utils import instantiate
     from joblib import Parallel, delayed
 
-    from runner import warmup
+    from runner.sweep import warmup
 
     cfg = compose_with_hydra(["launcher=local-parallel"])
     assert warmup.start(compose_with_hydra([])) is None  # the basic launcher has no workers

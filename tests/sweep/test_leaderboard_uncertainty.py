@@ -185,6 +185,7 @@ def fold_scores(client, run_id: str, metric: str) -> np.ndarray:
     return np.array([m.value for m in history])
 
 
+@pytest.mark.slow  # five cross-validated jobs in this process: ~10 s
 def test_cv_jobs_rank_by_their_cv_mean_and_compare_by_the_corrected_t_on_shared_folds(client, store_uri: str) -> None:
     from runner.registry.policy import Policy
 

@@ -3,19 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from omegaconf import OmegaConf
 
-from test_parallel import compose_with_hydra
-
-
-def test_optuna_presets_compose() -> None:
-    for preset, model in (("xgb-optuna", "xgboost.XGBClassifier"), ("rf-optuna", "sklearn.ensemble.RandomForestClassifier")):
-        cfg = compose_with_hydra([f"hparams_search={preset}"])
-        sweeper = cfg.hydra.sweeper
-        assert "optuna" in sweeper._target_ and sweeper.direction == "maximize"
-        assert sweeper.storage is None and sweeper.max_failure_rate == 0.5
-        assert cfg.model._target_ == model
-        assert any(v.startswith("int(interval(") for v in sweeper.params.values())
+pytestmark = pytest.mark.slow  # a real Optuna sweep in a subprocess (the presets: config/test_compose.py)
 
 
 def test_search_reports_and_registers_the_best_trial(run_cli, client) -> None:

@@ -5,19 +5,13 @@ import csv
 from pathlib import Path
 
 import mlflow
+import pytest
 from omegaconf import OmegaConf
 
-from test_parallel import compose_with_hydra, finished_sweep
+from helpers import finished_sweep
 
-
-def test_ray_preset_composes_for_local_and_cluster() -> None:
-    cfg = compose_with_hydra(["launcher=ray"])
-    assert cfg.hydra.runtime.choices["hydra/launcher"] == "ray"
-    init = cfg.hydra.launcher.ray.init
-    assert init.address is None and "object_store_memory" in init and init.object_store_memory is None
-    assert cfg.hydra.launcher.ray.remote.num_cpus == 1
-    cluster = compose_with_hydra(["launcher=ray", "hydra.launcher.ray.init.address=ray://head:10001"])
-    assert cluster.hydra.launcher.ray.init.address == "ray://head:10001"
+# a local Ray instance, jobs logging to the team server (the preset: config/test_compose.py)
+pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.server]
 
 
 def test_ray_sweep_logs_to_the_server_from_its_config(tracking_server, run_cli, tmp_path: Path) -> None:

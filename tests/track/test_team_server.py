@@ -1,15 +1,19 @@
 """A team tracking server: a real `mlflow server` on loopback, PostgreSQL behind it, jobs over HTTP."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import mlflow
 import numpy as np
+import pytest
 
-from runner import data
-from runner.config import cpu_count
-from test_parallel import finished_sweep
+from helpers import at_once, finished_sweep
+from runner.config.resources import cpu_count
+from runner.train import data
+
+pytestmark = [pytest.mark.slow, pytest.mark.server]  # PostgreSQL and a real `mlflow server` (servers.py)
 
 
 def test_parallel_sweep_against_a_team_server(tracking_server, postgres_db, run_cli, tmp_path: Path) -> None:
@@ -65,30 +69,6 @@ def test_parallel_sweep_against_a_team_server(tracking_server, postgres_db, run_
         conn.close()
 
 
-def at_once(call: Callable[[Any, Callable[[], Any]], None], args: list[Any]) -> list[BaseException]:
-    """`call(arg, go)` for each arg in its own thread; every thread waits in `go()` until all are there.
-
-    Returns the exceptions the calls raised.
-    """
-    import threading
-
-    barrier = threading.Barrier(len(args))
-    errors: list[BaseException] = []
-
-    def run(arg: Any) -> None:
-        try:
-            call(arg, barrier.wait)
-        except BaseException as e:  # noqa: BLE001 - returned to the test
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(arg,)) for arg in args]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
-
-
 def test_jobs_giving_a_new_model_its_first_challenger_at_once_all_succeed(tracking_server) -> None:
     """MLflow sets an alias by reading, then inserting or updating: two first sets at once collide.
 
@@ -99,7 +79,8 @@ def test_jobs_giving_a_new_model_its_first_challenger_at_once_all_succeed(tracki
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
-    from runner import registry, tracking
+    from runner.registry import versions as registry
+    from runner.track import models as tracking
 
     url = tracking_server["url"]
     client = mlflow.MlflowClient(url)
@@ -122,7 +103,7 @@ def test_jobs_giving_a_new_model_its_first_challenger_at_once_all_succeed(tracki
 
         errors = at_once(mark, versions)
         assert not errors, errors[0]
-        assert client.get_model_version_by_alias(name, registry.CHALLENGER).version in versions
+        assert client.get_model_version_by_alias(name, "challenger").version in versions
 
 
 def test_jobs_logging_the_same_new_dataset_at_once_all_succeed(tracking_server) -> None:
@@ -134,7 +115,7 @@ def test_jobs_logging_the_same_new_dataset_at_once_all_succeed(tracking_server) 
     """
     import pandas as pd
 
-    from runner import tracking
+    from runner.track import inputs as tracking
 
     url = tracking_server["url"]
     client = mlflow.MlflowClient(url)
