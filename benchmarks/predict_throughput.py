@@ -23,8 +23,8 @@ def main(rows: int) -> None:
     import mlflow
     import numpy as np
     import pandas as pd
-    from conftest import compose
 
+    from helpers import compose
     from runner import predict
     from runner.job import run as job
 
