@@ -86,6 +86,7 @@ def expected_p_values(client, best: str, others: list[str], metric: str) -> dict
     return dict(zip(others, holm(raw), strict=True))
 
 
+@pytest.mark.slow  # six trained jobs in this process
 @pytest.mark.parametrize("metric", ["f1", "roc_auc"])
 def test_marks_are_the_holm_adjusted_paired_bootstrap_against_the_best(board, metric: str) -> None:
     client = board.client
@@ -113,6 +114,7 @@ def test_marks_are_the_holm_adjusted_paired_bootstrap_against_the_best(board, me
         assert by_name["weak"].vs_best == "worse"
 
 
+@pytest.mark.slow  # six trained jobs in this process
 def test_the_terminal_the_files_and_the_note(board, tmp_path: Path) -> None:
     from rich.console import Console
 
@@ -157,6 +159,7 @@ def test_the_terminal_the_files_and_the_note(board, tmp_path: Path) -> None:
     assert (tmp_path / "comparison.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow  # six trained jobs in this process
 @pytest.mark.parametrize("width", [160, 85, 70])
 def test_a_narrow_terminal_drops_columns_then_the_p_value_then_the_interval(board, width: int) -> None:
     from rich.console import Console
@@ -230,6 +233,7 @@ def test_cv_jobs_rank_by_their_cv_mean_and_compare_by_the_corrected_t_on_shared_
     assert version.run_id == best.run_id
 
 
+@pytest.mark.slow  # six trained jobs in this process
 def test_runs_logged_before_intervals_and_predictions_show_without_them(client, store_uri: str, tmp_path: Path) -> None:
     """Old runs: no interval, no predictions, maybe no data digest; marked `-`, never a crash."""
     from rich.console import Console

@@ -48,6 +48,7 @@ def test_the_runner_keys_never_force_retraining(client, store_uri) -> None:
     assert run.info.status == "FINISHED"
 
 
+@pytest.mark.slow  # waits out a real SQLite lock
 def test_a_locked_error_is_recognised_through_mlflows_wrappers(client, store_uri) -> None:
     experiment = store.prepare(store_uri, "locked")
     store.configure({"lock_wait": 1})

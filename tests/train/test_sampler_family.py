@@ -11,6 +11,7 @@ from runner.train import checks, data, pipeline
 SAMPLERS = ("none", "random-under", "random-over", "smote", "borderline-smote", "adasyn", "smoteenn", "smotetomek")
 
 
+@pytest.mark.slow  # 16 fits
 @pytest.mark.parametrize("dataset", ["synthetic-imbalanced", "iris"])
 @pytest.mark.parametrize("sampler", SAMPLERS)
 def test_every_sampler_fits_inside_the_pipeline(sampler: str, dataset: str) -> None:
