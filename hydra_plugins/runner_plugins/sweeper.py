@@ -56,7 +56,10 @@ class PreflightBasicSweeper(BasicSweeper):
     """BasicSweeper that checks every cell of a batch before launching the valid ones."""
 
     def _preflight(self) -> bool:
-        from runner.sweep import lifecycle
+        try:
+            from runner.sweep import lifecycle
+        except ImportError:  # another Hydra app in this environment (or an older runner): Hydra's basic sweeper
+            return False
 
         assert self.config is not None
         return bool(OmegaConf.select(self.config, "runner.preflight", default=True)) and lifecycle.current() is not None

@@ -88,8 +88,10 @@ def test_leaderboard_review_and_resume(run_cli, client, tmp_path, capsys, monkey
 
 # ---- runner.cli.review in this process, on the session store (no sweep in it: experiments only)
 
-def test_an_experiments_job_runs_are_ranked_from_mlflow_alone(model_store, tmp_path, capsys) -> None:
+def test_an_experiments_job_runs_are_ranked_from_mlflow_alone(model_store, tmp_path, capsys, monkeypatch) -> None:
     from runner.cli.review import main
+
+    monkeypatch.setenv("COLUMNS", "200")  # whatever the worker's terminal, every column fits
 
     assert main(["--experiment", "synthetic-imbalanced", "--metric", "roc_auc", "--tracking-uri", model_store.uri,
                  "--out", str(tmp_path / "out")]) == 0

@@ -278,7 +278,7 @@ def test_runs_logged_before_intervals_and_predictions_show_without_them(client, 
 
 @pytest.mark.slow
 def test_a_sweep_and_its_review_show_intervals_marks_and_the_note(run_cli, client, tmp_path: Path) -> None:
-    proc = run_cli("-m", "model=logreg,rf,xgb", N, "dataset.test_size=0.3,0.25")
+    proc = run_cli("-m", "model=logreg,rf,xgb", N, "dataset.test_size=0.3,0.25", env={"COLUMNS": "200"})
     runs = {r.info.run_id: r for r in client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])}
     rows = read_csv(latest_summary(tmp_path))
     assert len(rows) == 6 and rows[0]["vs_best"] == "best"
@@ -307,5 +307,5 @@ def test_a_sweep_and_its_review_show_intervals_marks_and_the_note(run_cli, clien
     assert "Holm's correction over 2 jobs" in md
 
     # python -m runner.review (a fresh process, MLflow alone) prints the same table, marks and note
-    review = run_cli(module="runner.review").stdout
+    review = run_cli(module="runner.review", env={"COLUMNS": "200"}).stdout
     assert review[review.index("6 jobs by f1"):].rstrip() == table.rstrip()

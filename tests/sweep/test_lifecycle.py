@@ -206,12 +206,12 @@ def test_a_sweep_opens_its_parent_hands_it_to_jobs_and_closes_with_its_leaderboa
     assert lifecycle.close() == 1 and lifecycle.close() == 1  # once: the second call only repeats the code
     out, err = capsys.readouterr()
     assert err.strip().splitlines()[-1] == "1 of 3 jobs failed: job 2 FAILED: model.C=-1.0: must be > 0"
-    assert f"files: {folder}/summary.csv, summary.md, comparison.png; parent run {sweep.parent_run_id}" in out
+    assert f"files: {folder}/summary.csv, summary.md, comparison.png, report.html; parent run {sweep.parent_run_id}" in out
     assert f"search result: {folder / names.SEARCH_RESULT}" in out and "3 jobs by f1" in out
     parent = client.get_run(sweep.parent_run_id)
     assert parent.info.status == "FAILED" and parent.data.metrics["best_f1"] == 0.75
     assert {a.path for a in client.list_artifacts(sweep.parent_run_id)} == {
-        "summary.csv", "summary.md", "comparison.png", names.SEARCH_RESULT}
+        "summary.csv", "summary.md", "comparison.png", "report.html", names.SEARCH_RESULT}
     summary = read_csv(folder / "summary.csv")
     assert [(r["job"], r["status"]) for r in summary] == [("1", "FINISHED"), ("0", "FINISHED"), ("2", "FAILED")]
     assert summary[0]["run_id"] == model_store.proper.info.run_id  # ranked by f1: the proper model first
