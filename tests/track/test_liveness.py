@@ -208,3 +208,37 @@ def test_the_check_is_one_cheap_search(client, store_uri) -> None:
     print(f"orphan check on 1003 runs (3 RUNNING): best {best * 1000:.1f} ms, worst {max(timings) * 1000:.1f} ms")
     assert best < 0.1
     assert all(client.get_run(r).info.status == "RUNNING" for r in alive)
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_is_closed_by_the_next_sweep_which_resumes(run_cli, client, store_uri, tmp_path: Path) -> None:
+    """A basic-launcher sweep SIGKILLed mid-job leaves its parent and that job RUNNING; the next sweep closes
+    both in one line each and reuses the job that had finished."""
+    store.prepare(store_uri, "synthetic-imbalanced")
+    grid = ["-m", "model=rf", "model.n_jobs=1", "model.max_depth=null", "dataset.n_samples=1000"]
+    proc = subprocess.Popen([sys.executable, str(RUN_PY), *grid, "model.n_estimators=3,20000"], cwd=tmp_path,
+                            env={**os.environ, "MLFLOW_TRACKING_URI": store_uri},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    exp_id = client.get_experiment_by_name("synthetic-imbalanced").experiment_id
+    try:
+        deadline = time.time() + 180
+        while not client.search_runs([exp_id], "tags.`runner.job_num` = '1' and attributes.status = 'RUNNING'"):
+            assert proc.poll() is None and time.time() < deadline, "the slow job never started"
+            time.sleep(0.3)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    running = client.search_runs([exp_id], "attributes.status = 'RUNNING'")
+    assert len(running) == 2  # the sweep's parent and job 1
+    again = run_cli(*grid, "model.n_estimators=3,5")
+    closed = [line for line in again.stderr.splitlines() if "orphaned" in line]
+    assert closed and "Traceback" not in again.stderr
+    for run in running:
+        after = client.get_run(run.info.run_id)
+        assert after.info.status == "KILLED" and after.data.tags[names.FAILURE] == (
+            f"process {proc.pid} on {after.data.tags[names.HOST]} is gone")
+    assert client.search_runs([exp_id], "attributes.status = 'RUNNING'") == []
+    parents = client.search_runs([exp_id], "tags.`runner.sweep` = 'true'", order_by=["attributes.start_time DESC"])
+    assert parents[0].data.tags.get("runner.reused.0")  # the finished job of the killed sweep was resumed
