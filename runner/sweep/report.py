@@ -15,16 +15,14 @@ HTML tables (a few hundred bytes each).
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import html
 import io
 import logging
 import math
-import os
 import shlex
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -472,20 +470,6 @@ def build(client: MlflowClient, rows: list[Row], metric: str, title: str, top: i
     return template.render(page=page, markup=_markup)
 
 
-@contextlib.contextmanager
-def _quiet_downloads() -> Iterator[None]:
-    """No MLflow progress bar per file read back (unless MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR is set)."""
-    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    if key in os.environ:
-        yield
-        return
-    os.environ[key] = "false"
-    try:
-        yield
-    finally:
-        os.environ.pop(key, None)
-
-
 def _markup(text: str) -> Any:
     """Trusted markup (our own SVG) into the page unescaped."""
     from markupsafe import Markup
@@ -502,7 +486,9 @@ def _redacted(uri: str) -> str:
 def save(client: MlflowClient, rows: list[Row], metric: str, title: str, path: Path, top: int = TOP,
          uri: str | None = None, verdict: Verdict | None = None) -> Path:
     """Write the report to `path` (its folder created); returns the path."""
-    with _quiet_downloads():
+    from runner.track.predictions import quiet_downloads
+
+    with quiet_downloads():
         page = build(client, rows, metric, title, top=top, uri=uri, verdict=verdict)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
