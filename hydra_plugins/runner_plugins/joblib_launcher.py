@@ -34,6 +34,8 @@ from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from omegaconf import DictConfig, open_dict
 
+from hydra_plugins.runner_plugins.jobs import job_config
+
 log = logging.getLogger(__name__)
 
 Cell = tuple[int, Sequence[str]]  # (job number, overrides)
@@ -236,11 +238,7 @@ class ResilientJoblibLauncher(JoblibLauncher):
 
     def _job_config(self, idx: int, overrides: Sequence[str]) -> DictConfig:
         assert self.config is not None and self.hydra_context is not None
-        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-        with open_dict(sweep_config):
-            sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
-            sweep_config.hydra.job.num = idx
-        return sweep_config
+        return job_config(self.hydra_context, self.config, idx, overrides)
 
     def _lost(self, idx: int, overrides: Sequence[str], reason: str) -> JobReturn:
         """A job whose worker died: recorded FAILED (not retried), and NaN for the sweeper, as any failed job."""

@@ -20,7 +20,9 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
+
+from hydra_plugins.runner_plugins.jobs import job_config
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +96,7 @@ class PreflightBasicSweeper(BasicSweeper):
     def _compose(self, num: int, overrides: Sequence[str]) -> DictConfig:
         """A cell's config as its job will get it (hydra.job.num set)."""
         assert self.config is not None and self.hydra_context is not None
-        job_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-        with open_dict(job_config):
-            job_config.hydra.job.id = f"{job_config.hydra.job.name}_{num}"
-            job_config.hydra.job.num = num
-        return job_config
+        return job_config(self.hydra_context, self.config, num, overrides)
 
     def _launch(self, cells: list[Cell]) -> list[JobReturn]:
         """Launch the cells with their own job numbers."""
