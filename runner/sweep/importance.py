@@ -6,7 +6,7 @@
   drop in R² when one parameter's column is shuffled). Too few jobs to estimate it give a reason instead.
 * Features: `permutation_importance` of a job's logged model on its held-out split (rebuilt from the
   run's `resolved_config.yaml`), raw input columns, scored on `optimized_metric` with the runner's own
-  scorer (runner.train.evaluate.scores: text labels work). Logged to the run as `feature_importance.csv`
+  scorer (runner.train.evaluate.score: text labels work). Logged to the run as `feature_importance.csv`
   and read back from there next time.
 """
 from __future__ import annotations
@@ -120,13 +120,18 @@ def hyperparameter_importance(params: pd.DataFrame, values: np.ndarray) -> Ranki
 
 
 def scorer(metric: str) -> Callable[[Any, pd.DataFrame, Any], float]:
-    """`runner.train.evaluate.scores(...)[metric]` as a scikit-learn scorer callable (estimator, X, y)."""
-    from runner.train.evaluate import scores
+    """`runner.train.evaluate.score(metric, ...)` as a scikit-learn scorer callable (estimator, X, y): the
+    runner's definition of that one metric, asking the model only for what it needs (labels or probabilities)."""
+    from runner.config.schema import LABEL_METRICS
+    from runner.train.evaluate import score
 
-    def score(estimator: Any, X: pd.DataFrame, y: Any) -> float:
-        return scores(y, estimator.predict(X), estimator.predict_proba(X), np.asarray(estimator.classes_))[metric]
+    def by_labels(estimator: Any, X: pd.DataFrame, y: Any) -> float:
+        return score(metric, y, estimator.predict(X), None, np.asarray(estimator.classes_))
 
-    return score
+    def by_probabilities(estimator: Any, X: pd.DataFrame, y: Any) -> float:
+        return score(metric, y, None, estimator.predict_proba(X), np.asarray(estimator.classes_))
+
+    return by_labels if metric in LABEL_METRICS else by_probabilities
 
 
 def permutation_table(model: Any, X: pd.DataFrame, y: Any, metric: str, n_repeats: int = N_REPEATS,

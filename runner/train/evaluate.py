@@ -24,7 +24,8 @@ from runner.config.schema import (
 )
 
 __all__ = ["CALIBRATION_METRICS", "LABEL_METRICS", "MAIN_METRICS", "PROBA_METRICS", "Evaluation",
-           "calibration_bins", "calibration_error", "evaluate", "holdout_frame", "prediction_frame", "scores"]
+           "calibration_bins", "calibration_error", "evaluate", "holdout_frame", "metric_names", "prediction_frame",
+           "score", "scores"]
 
 
 
@@ -49,33 +50,56 @@ class Evaluation:
 
 def scores(y_true: Any, y_pred: Any, proba: np.ndarray, classes: np.ndarray) -> dict[str, float]:
     """The metrics of the product: positive class for binary data, macro averages for multiclass."""
+    return {name: score(name, y_true, y_pred, proba, classes) for name in metric_names(y_true, classes)}
+
+
+def metric_names(y_true: Any, classes: np.ndarray) -> list[str]:
+    """The metrics `scores` returns for these labels: the ranking metrics need both classes (every class,
+    multiclass) present in `y_true`; the calibration metrics are binary only."""
+    binary = len(classes) == 2
+    present = len(np.unique(np.asarray(y_true)))
+    names = list(LABEL_METRICS)
+    if binary and present == 2:
+        names += list(PROBA_METRICS)
+    elif not binary and present == len(classes):
+        names.append("roc_auc")
+    if binary:
+        names += list(CALIBRATION_METRICS)
+    return names
+
+
+def score(metric: str, y_true: Any, y_pred: Any, proba: np.ndarray | None, classes: np.ndarray) -> float:
+    """One metric of `scores`, computing only that one: `y_pred` is needed by the label metrics, `proba` by
+    the others (the one not needed may be None)."""
     from sklearn import metrics as m
 
     binary = len(classes) == 2
     avg: dict[str, Any] = {"average": "binary", "pos_label": classes[-1]} if binary else {"average": "macro"}
-    out = {
-        "accuracy": m.accuracy_score(y_true, y_pred),
-        "balanced_accuracy": m.balanced_accuracy_score(y_true, y_pred),
-        "precision": m.precision_score(y_true, y_pred, zero_division=0, **avg),
-        "recall": m.recall_score(y_true, y_pred, zero_division=0, **avg),
-        "f1": m.f1_score(y_true, y_pred, zero_division=0, **avg),
-        "f1_macro": m.f1_score(y_true, y_pred, average="macro", zero_division=0),
-    }
-    present = np.unique(np.asarray(y_true))
-    if binary:
-        if len(present) == 2:
-            out["roc_auc"] = m.roc_auc_score(y_true, proba[:, 1])
-            out["average_precision"] = m.average_precision_score(y_true, proba[:, 1], pos_label=classes[-1])
-    elif len(present) == len(classes):
-        out["roc_auc"] = m.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=classes)
-    if binary:
-        positive = np.asarray(y_true) == classes[-1]
-        out["brier_score"] = m.brier_score_loss(y_true, proba[:, 1], pos_label=classes[-1])
+    if metric in LABEL_METRICS:
+        if metric == "accuracy":
+            return float(m.accuracy_score(y_true, y_pred))
+        if metric == "balanced_accuracy":
+            return float(m.balanced_accuracy_score(y_true, y_pred))
+        if metric == "f1_macro":
+            return float(m.f1_score(y_true, y_pred, average="macro", zero_division=0))
+        fn = {"precision": m.precision_score, "recall": m.recall_score, "f1": m.f1_score}[metric]
+        return float(fn(y_true, y_pred, zero_division=0, **avg))
+    p = np.asarray(proba)
+    if metric == "roc_auc":
+        if binary:
+            return float(m.roc_auc_score(y_true, p[:, 1]))
+        return float(m.roc_auc_score(y_true, p, multi_class="ovr", average="macro", labels=classes))
+    if metric == "average_precision" and binary:
+        return float(m.average_precision_score(y_true, p[:, 1], pos_label=classes[-1]))
+    if metric == "brier_score" and binary:
+        return float(m.brier_score_loss(y_true, p[:, 1], pos_label=classes[-1]))
+    if metric == "log_loss" and binary:
         with warnings.catch_warnings():  # float32 probabilities (XGBoost) sum to 1 only to float32 precision
             warnings.filterwarnings("ignore", message="The y_prob values do not sum to one")
-            out["log_loss"] = m.log_loss(y_true, proba, labels=classes)
-        out["calibration_error"] = calibration_error(positive, proba[:, 1])
-    return {k: float(v) for k, v in out.items()}
+            return float(m.log_loss(y_true, p, labels=classes))
+    if metric == "calibration_error" and binary:
+        return calibration_error(np.asarray(y_true) == classes[-1], p[:, 1])
+    raise ValueError(f"no metric {metric!r} for {len(classes)} classes")
 
 
 def calibration_bins(p: np.ndarray, bins: int = CALIBRATION_BINS) -> np.ndarray:

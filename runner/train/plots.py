@@ -36,21 +36,21 @@ def write(ev: Evaluation, y_test: pd.Series, folder: Path, title: str) -> list[P
 
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ConfusionMatrixDisplay.from_predictions(y_test, ev.y_pred, labels=ev.classes, ax=ax, colorbar=False)
-    ax.set_title(f"confusion matrix: {title}", fontsize=9)
+    ax.set_title(f"confusion matrix: {title}", fontsize=9, y=1.0)
     save(fig, "confusion_matrix.png")
     if len(ev.classes) == 2 and y_test.nunique() == 2:
         pos = ev.classes[-1]
         fig, ax = plt.subplots(figsize=(4.5, 4))
         RocCurveDisplay.from_predictions(y_test, ev.proba[:, 1], pos_label=pos, ax=ax, plot_chance_level=True)
-        ax.set_title(f"ROC: {title}", fontsize=9)
+        ax.set_title(f"ROC: {title}", fontsize=9, y=1.0)
         save(fig, "roc_curve.png")
         fig, ax = plt.subplots(figsize=(4.5, 4))
         PrecisionRecallDisplay.from_predictions(y_test, ev.proba[:, 1], pos_label=pos, ax=ax, plot_chance_level=True)
-        ax.set_title(f"precision-recall: {title}", fontsize=9)
+        ax.set_title(f"precision-recall: {title}", fontsize=9, y=1.0)
         save(fig, "precision_recall_curve.png")
         fig, ax = plt.subplots(figsize=(4.5, 4))
         reliability(ax, np.asarray(y_test) == pos, ev.proba[:, 1], str(pos))
-        ax.set_title(f"reliability: {title}", fontsize=9)
+        ax.set_title(f"reliability: {title}", fontsize=9, y=1.0)
         save(fig, "reliability.png")
     return written
 

@@ -66,6 +66,26 @@ def test_multiclass_scores_are_macro_averages_and_one_vs_rest_auc() -> None:
     assert got["accuracy"] < 1
 
 
+def test_one_metric_alone_is_the_same_number_and_needs_only_its_input() -> None:
+    """evaluate.score (the report's permutation-importance scorer) computes one metric of `scores`: label
+    metrics from the labels alone, the others from the probabilities alone."""
+    from runner.config.schema import LABEL_METRICS
+
+    model, X, y = binary_case()
+    X_i, y_i = load_iris(return_X_y=True)
+    iris = LogisticRegression(C=0.05).fit(X_i, y_i)
+    for est, X_, y_ in ((model, X, y), (iris, X_i, y_i)):
+        y_pred, proba, classes = est.predict(X_), est.predict_proba(X_), est.classes_
+        everything = evaluate.scores(y_, y_pred, proba, classes)
+        assert list(everything) == evaluate.metric_names(y_, classes)
+        for name, value in everything.items():
+            alone = (evaluate.score(name, y_, y_pred, None, classes) if name in LABEL_METRICS
+                     else evaluate.score(name, y_, None, proba, classes))
+            assert alone == value, name
+    with pytest.raises(ValueError, match="brier_score"):
+        evaluate.score("brier_score", y_i, None, iris.predict_proba(X_i), iris.classes_)
+
+
 @pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
 def test_curves_need_every_class_in_the_evaluation_rows() -> None:
     proba = np.array([[0.8, 0.2], [0.4, 0.6], [0.3, 0.7]])
