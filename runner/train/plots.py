@@ -14,45 +14,68 @@ MARGINS = {"left": 0.17, "right": 0.96, "bottom": 0.12, "top": 0.92}  # fit the 
 
 
 def write(ev: Evaluation, y_test: pd.Series, folder: Path, title: str) -> list[Path]:
-    """Confusion matrix always; ROC, precision-recall and reliability curves for binary data."""
-    import matplotlib
+    """Confusion matrix always; ROC, precision-recall and reliability curves for binary data.
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    The three curves share one figure, cleared between them: all three sit on [0, 1] x [0, 1], so the axes
+    and their tick labels (most of a small figure's cost) are built once instead of three times.
+    """
     from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
 
-    def save(fig: plt.Figure, name: str) -> None:
-        # Fixed margins instead of tight_layout: tight_layout draws the figure once more to measure
-        # it, and leaves a layout engine that makes savefig draw it yet again (3 draws -> 1).
+    def save(fig: Any, name: str) -> None:
         path = folder / name
-        fig.subplots_adjust(**MARGINS)
-        fig.set_layout_engine("none")
-        fig.savefig(path, dpi=DPI)
-        plt.close(fig)
+        fig.savefig(path, dpi=DPI, pil_kwargs={"compress_level": 1})
         written.append(path)
 
-    fig, ax = plt.subplots(figsize=(4.5, 4))
+    fig, ax = _figure()
     ConfusionMatrixDisplay.from_predictions(y_test, ev.y_pred, labels=ev.classes, ax=ax, colorbar=False)
     ax.set_title(f"confusion matrix: {title}", fontsize=9, y=1.0)
     save(fig, "confusion_matrix.png")
     if len(ev.classes) == 2 and y_test.nunique() == 2:
         pos = ev.classes[-1]
-        fig, ax = plt.subplots(figsize=(4.5, 4))
-        RocCurveDisplay.from_predictions(y_test, ev.proba[:, 1], pos_label=pos, ax=ax, plot_chance_level=True)
-        ax.set_title(f"ROC: {title}", fontsize=9, y=1.0)
-        save(fig, "roc_curve.png")
-        fig, ax = plt.subplots(figsize=(4.5, 4))
-        PrecisionRecallDisplay.from_predictions(y_test, ev.proba[:, 1], pos_label=pos, ax=ax, plot_chance_level=True)
-        ax.set_title(f"precision-recall: {title}", fontsize=9, y=1.0)
-        save(fig, "precision_recall_curve.png")
-        fig, ax = plt.subplots(figsize=(4.5, 4))
-        reliability(ax, np.asarray(y_test) == pos, ev.proba[:, 1], str(pos))
-        ax.set_title(f"reliability: {title}", fontsize=9, y=1.0)
-        save(fig, "reliability.png")
+        positive = np.asarray(y_test) == pos
+        curves = (
+            ("roc_curve.png", "ROC", lambda ax: RocCurveDisplay.from_predictions(
+                y_test, ev.proba[:, 1], pos_label=pos, ax=ax, plot_chance_level=True)),
+            ("precision_recall_curve.png", "precision-recall", lambda ax: PrecisionRecallDisplay.from_predictions(
+                y_test, ev.proba[:, 1], pos_label=pos, ax=ax, plot_chance_level=True)),
+            ("reliability.png", "reliability", lambda ax: reliability(ax, positive, ev.proba[:, 1], str(pos))),
+        )
+        fig, ax = _figure()
+        for name, what, draw in curves:
+            _clear(ax)
+            draw(ax)
+            ax.set_title(f"{what}: {title}", fontsize=9, y=1.0)
+            save(fig, name)
     return written
+
+
+def _figure() -> tuple[Any, Any]:
+    """A 4.5 x 4 in Agg figure with one axes and fixed margins, outside pyplot (no figure manager to close).
+
+    Fixed margins instead of tight_layout: tight_layout draws the figure once more to measure it.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.5, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    fig.subplots_adjust(**MARGINS)
+    return fig, ax
+
+
+def _clear(ax: Any) -> None:
+    """What a previous curve drew (lines, bars, fills, legend, labels), keeping the axes and their ticks."""
+    for artist in [*ax.lines, *ax.patches, *ax.collections, *ax.texts]:
+        artist.remove()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    ax.set_prop_cycle(None)  # each curve starts at the first colour, as on a fresh axes
+    ax.set_xlabel("")
+    ax.set_ylabel("")
 
 
 def reliability(ax: Any, positive: np.ndarray, p: np.ndarray, label: str) -> None:
