@@ -86,6 +86,7 @@ class Config:
     seed: int = 42
     optimized_metric: str = "f1"
     rerun: bool = False
+    explain: bool = False  # each job logs its permutation feature importance (a config logged before: false)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     runner: RunnerConfig = field(default_factory=RunnerConfig)

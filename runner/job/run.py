@@ -135,9 +135,9 @@ def failed(ctx: JobContext, run_id: str, e: Exception) -> float:
 
 def write_files(folder: Path, job: Job, ctx: JobContext, ev: Any, cv: CrossValidation | None) -> None:
     """The job's files before upload: plots, report, held-out predictions, reference profile, CV folds,
-    resolved config, overrides."""
+    feature importance (explain=true), resolved config, overrides."""
     from runner.track.secrets import redacted_config
-    from runner.train import evaluate, plots, profile
+    from runner.train import evaluate, explain, plots, profile
 
     split = job.split
     plots.write(ev, split.y_test, folder / names.PLOTS, job.name)
@@ -149,6 +149,9 @@ def write_files(folder: Path, job: Job, ctx: JobContext, ev: Any, cv: CrossValid
         cv.table().to_csv(folder / names.CV_FOLDS, index=False)
     (folder / names.CLASSIFICATION_REPORT).write_text(ev.report)
     profile.write(folder, split.X_train, split.y_train, ev)  # reference for runner.serve.monitor
+    if job.cfg.get("explain", False):
+        explain.permutation_table(job.estimator, split.X_test, split.y_test, str(job.cfg.optimized_metric)).to_csv(
+            folder / names.FEATURE_IMPORTANCE, index=False)
     (folder / names.RESOLVED_CONFIG).write_text(OmegaConf.to_yaml(OmegaConf.create(redacted_config(job.resolved))))
     (folder / names.OVERRIDES_FILE).write_text(OmegaConf.to_yaml(OmegaConf.create(list(ctx.overrides))))
 
@@ -260,9 +263,22 @@ def reuse(client: MlflowClient, uri: str, job: Job, previous: Run, ctx: JobConte
     log.info("%s: identical to FINISHED run %s (config, code and data); reusing it (rerun=true trains again)",
              job.name, run_id)
     announce(client, job.cfg, ctx, run_id, reused=True)
+    if job.cfg.get("explain", False):
+        explain_reused(client, previous, str(job.cfg.optimized_metric))
     policy.adopt(client, uri, previous)
     ranked_by = ranking_metric(job.cfg.optimized_metric, job.cfg.eval.kind)
     return float(previous.data.metrics.get(ranked_by, float("nan")))
+
+
+def explain_reused(client: MlflowClient, previous: Run, metric: str) -> None:
+    """explain=true on a reused run: its feature_importance.csv, computed from its logged model and logged
+    now when it has none (a warning line when that cannot be done: the reuse itself stands)."""
+    from runner.job import explain
+
+    try:
+        explain.feature_importance(client, previous, metric)
+    except explain.NotAvailable as e:
+        log.warning("run %s: no feature importance for explain=true: %s", previous.info.run_id, e)
 
 
 def record_invalid(cfg: DictConfig, ctx: JobContext, uri: str, e: Exception, start: float) -> str:

@@ -25,8 +25,9 @@ PROJECT_DIR = PACKAGE_DIR.parent
 # Relative to the package: what runs inside a job.
 JOB_CODE = ("errors.py", "config/*.py", "train/*.py", "track/*.py", "job/context.py", "job/run.py")
 
-# Keys that change where or how a job is recorded, never what it computes.
-COSMETIC = ("mlflow", "registry", "rerun", "optimized_metric", "hydra", "runner")
+# Keys that change where or how a job is recorded, never what it computes (`explain` adds an artifact;
+# a reused run gets it then, runner.job.run.reuse).
+COSMETIC = ("mlflow", "registry", "rerun", "optimized_metric", "hydra", "runner", "explain")
 
 
 def hashed_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:

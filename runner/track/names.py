@@ -62,6 +62,7 @@ PLOTS = "plots"
 REFERENCE_PROFILE = "reference_profile.json"
 HOLDOUT_PREDICTIONS = "predictions/holdout.parquet"  # row, label, prediction, proba_<class> per held-out row
 CV_FOLDS = "cv/folds.csv"               # eval=cv: every fold's scores
+FEATURE_IMPORTANCE = "feature_importance.csv"  # feature, importance_mean, importance_std (explain=true, or the report)
 MODEL_NAME = "model"                    # the LoggedModel's name
 
 # ---- artifacts of a sweep's parent run
