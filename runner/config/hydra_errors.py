@@ -10,11 +10,11 @@ import difflib
 import re
 from typing import Any
 
-_CONVERT = {
-    "Integer": "must be an integer",
-    "Float": "must be a number",
-    "Boolean": "must be true or false",
-    "String": "must be a string",
+_CONVERT = {  # what OmegaConf 2.3 says of a value its type refuses -> the rule it broke
+    "converted to Integer": "must be an integer",
+    "converted to Float": "must be a number",
+    "is not a valid bool": "must be true or false",
+    "to string:": "must be a string",
 }
 
 
@@ -86,8 +86,8 @@ def _bad_value(e: Any) -> str | None:
     if not m:
         return None
     cause = _clean(str(e.__cause__)) if e.__cause__ is not None else ""
-    for name, rule in _CONVERT.items():
-        if f"converted to {name}" in cause:
+    for said, rule in _CONVERT.items():
+        if said in cause:
             return f"{m.group(1)}: {rule} ({cause})"
     return f"{m.group(1)}: {cause}" if cause else None
 

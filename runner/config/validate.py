@@ -13,7 +13,6 @@ from runner.config import allowlist
 from runner.config.schema import EVAL_KINDS, LABEL_METRICS, MAIN_METRICS
 from runner.errors import UserError
 
-REGISTER_CHOICES = (True, False, "best")
 GATE_CHOICES = ("significant", "better")  # registry.gate (runner.registry.gate)
 
 
@@ -27,7 +26,8 @@ def config(cfg: DictConfig) -> None:
     allowlist.check(cfg)
     if cfg.optimized_metric not in MAIN_METRICS:
         raise UserError(f"optimized_metric={cfg.optimized_metric!r}: allowed: {', '.join(MAIN_METRICS)}")
-    if cfg.registry.register not in REGISTER_CHOICES:
+    register = cfg.registry.register
+    if not (isinstance(register, bool) or register == "best"):  # true, false or best (not `in (True, False, "best")`: 1 == True)
         raise UserError(f"registry.register={cfg.registry.register!r}: allowed: true, false, best")
     registry_gate(cfg.registry)
     evaluation(cfg.eval)

@@ -25,9 +25,7 @@ def redact(key: str, value: Any) -> Any:
 
         parts = urlsplit(value)
         if parts.password or parts.username:
-            host = parts.hostname or ""
-            if parts.port:
-                host = f"{host}:{parts.port}"
+            host = parts.netloc.rpartition("@")[2]  # as written: an IPv6 literal keeps its brackets
             return urlunsplit(parts._replace(netloc=f"{REDACTED}@{host}"))
     return value
 

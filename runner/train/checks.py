@@ -91,15 +91,44 @@ def _class_weights(weights: Any, n_classes: int) -> list[float]:
 
 
 def minimum_samples(weights: list[float], test_size: float, cap: int = 10_000_000) -> int:
-    """The fewest rows for which every class gets 2 rows and both splits one row per class."""
+    """The fewest rows for which every class gets 2 rows and both splits one row per class (class counts
+    as make_classification makes them)."""
     k = len(weights)
     n = max(2 * k, math.ceil(2 / min(weights)) if min(weights) > 0 else cap)
     while n < cap:
-        test = math.ceil(test_size * n)
-        if all(int(n * w) >= 2 for w in weights) and test >= k and n - test >= k:
+        counts = [int(n * w) for w in weights]
+        for i in range(n - sum(counts)):
+            counts[i % k] += 1
+        if _both_sides(counts, test_size):
             return n
         n += 1
     return cap
+
+
+def _both_sides(counts: list[int], test_size: float) -> bool:
+    """Whether a stratified train_test_split of these class counts puts every class in both splits, whatever
+    its random_state: sklearn draws the training rows per class by `_approximate_mode` (the floor of each
+    class's share, the rest to the largest fractions, ties broken at random); the held-out rows are the rest."""
+    n = sum(counts)
+    n_test = math.ceil(test_size * n)
+    n_train = n - n_test
+    if min(counts) < 2 or n_test < len(counts) or n_train < len(counts):
+        return False
+    shares = [c * n_train / n for c in counts]
+    low = [math.floor(x) for x in shares]
+    high = low[:]
+    need = n_train - sum(low)
+    fractions = [x - f for x, f in zip(shares, low, strict=True)]
+    for value in sorted(set(fractions), reverse=True):
+        if need <= 0:
+            break
+        group = [i for i, f in enumerate(fractions) if f == value]
+        for i in group:
+            high[i] += 1
+            if len(group) <= need:
+                low[i] += 1
+        need -= min(len(group), need)
+    return all(lo >= 1 and c - hi >= 1 for lo, hi, c in zip(low, high, counts, strict=True))
 
 
 def splittable(y: pd.Series, test_size: float) -> None:
@@ -108,8 +137,7 @@ def splittable(y: pd.Series, test_size: float) -> None:
     if len(counts) < 2:
         raise UserError(f"dataset: the target has a single class ({plain(counts.index[0])!r}); "
                         "a classifier needs two or more")
-    n_test = math.ceil(test_size * len(y))
-    if counts.min() < 2 or n_test < len(counts) or len(y) - n_test < len(counts):
+    if not _both_sides([int(c) for c in counts], test_size):
         shown = {plain(k): int(v) for k, v in counts.items()}
         raise UserError(
             f"dataset: {len(y)} rows (class counts {shown}) are too few to split and stratify with "

@@ -58,8 +58,6 @@ def test_a_bad_boolean_names_the_override_and_omegaconfs_reason(override: str) -
     assert "\n" not in line and "full_key" not in line
 
 
-@pytest.mark.xfail(strict=True, reason="runner bug: OmegaConf 2.3 says 'is not a valid bool' and 'Cannot convert "
-                                       "... to string', never 'converted to Boolean/String', so those two rules never apply")
 @pytest.mark.parametrize("override, rule", [("rerun=maybe", "must be true or false"),
                                             ("optimized_metric=[1,2]", "must be a string")])
 def test_booleans_and_strings_get_their_rule(override: str, rule: str) -> None:

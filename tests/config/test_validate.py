@@ -26,8 +26,6 @@ def test_refused_choices_name_the_key_the_value_and_what_is_allowed(overrides: l
     assert str(e.value).startswith(message)
 
 
-@pytest.mark.xfail(strict=True, reason="runner bug: `1 in (True, False, 'best')` is True, so registry.register=1 "
-                                       "passes, and then registers nothing (Policy tests `register is True`)")
 def test_a_number_is_not_a_registration_choice() -> None:
     with pytest.raises(UserError, match="registry.register=1: allowed: true, false, best"):
         validate.config(compose(["registry.register=1"]))

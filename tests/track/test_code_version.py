@@ -24,7 +24,8 @@ EXPECTED = [
     "track/__init__.py", "track/identity.py", "track/inputs.py", "track/liveness.py", "track/locks.py", "track/models.py", "track/names.py",
     "track/params.py", "track/predictions.py", "track/runs.py", "track/secrets.py", "track/store.py",
     "train/__init__.py", "train/checks.py", "train/crossval.py", "train/data.py", "train/decision.py",
-    "train/evaluate.py", "train/explain.py", "train/features.py", "train/labels.py", "train/pipeline.py", "train/plots.py", "train/profile.py",
+    "train/evaluate.py", "train/explain.py", "train/features.py", "train/labels.py", "train/pipeline.py", "train/plots.py",
+    "train/profile.py",
     "train/samplers.py", "train/tables.py", "train/uncertainty.py", "train/weights.py",
 ]
 

@@ -75,7 +75,5 @@ def test_redact_text_hides_every_assignment_and_uri_in_a_line() -> None:
     assert tracking.redact_text(line) == "+extra.api_token=*** extra.db_password=*** model.C=1 see https://***@h/p and s3://***@bucket/f"
 
 
-@pytest.mark.xfail(strict=True, reason="runner bug: redact() rebuilds the netloc from urlsplit().hostname, which drops "
-                                       "an IPv6 literal's brackets: https://***@::1:8443/x is no URI")
 def test_an_ipv6_host_keeps_its_brackets() -> None:
     assert tracking.redact("mlflow.tracking_uri", "https://u:p@[::1]:8443/x?y=1") == "https://***@[::1]:8443/x?y=1"

@@ -1,6 +1,8 @@
 """Is this data usable for this job (runner.train.checks): dataset parameters, stratified splits, sampler and model."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -160,12 +162,29 @@ def test_plain_turns_numpy_scalars_into_python_values() -> None:
     assert repr(checks.plain(np.int64(3))) == "3" and checks.plain("a") == "a"
 
 
-@pytest.mark.xfail(strict=True, reason="runner bug: minimum_samples/splittable promise 'each split one row per class' but "
-                                       "check only sklearn's n_test >= n_classes; at n=40, weights [0.95, 0.05], "
-                                       "test_size=0.2 the held-out split has no minority row (no roc_auc, f1 = 0)")
 def test_at_the_minimum_every_class_is_in_both_splits() -> None:
     least = checks.minimum_samples([0.95, 0.05], 0.2)
     _, y = make_classification(n_samples=least, n_features=10, n_informative=3, weights=[0.95, 0.05], flip_y=0.0,
                                random_state=0)
     train, test = train_test_split(y, test_size=0.2, stratify=y, random_state=0)
     assert set(train) == set(test) == {0, 1}
+
+
+def test_splittable_is_exactly_what_a_stratified_split_does() -> None:
+    """Counts it accepts put every class in both splits whatever the random_state; counts it refuses leave a
+    class out of one split for some random_state (200 random class counts and test sizes, 5 seeds each)."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        counts = [int(c) for c in rng.integers(1, 30, size=int(rng.integers(2, 4)))]
+        test_size = float(rng.choice([0.1, 0.2, 0.25, 0.3, 0.5]))
+        y = pd.Series(np.repeat(np.arange(len(counts)), counts))
+        complete = [set(np.unique(part)) == set(range(len(counts)))
+                    for seed in range(5) for part in train_test_split(y, test_size=test_size, stratify=y,
+                                                                       random_state=seed)
+                    ] if min(counts) >= 2 and math.ceil(test_size * len(y)) >= len(counts) else [False]
+        try:
+            checks.splittable(y, test_size)
+        except UserError:
+            assert not all(complete), (counts, test_size)
+        else:
+            assert all(complete), (counts, test_size)
