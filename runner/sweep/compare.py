@@ -29,7 +29,6 @@ from runner.track.predictions import quiet_downloads
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
     from mlflow import MlflowClient
 
 log = logging.getLogger(__name__)
@@ -37,6 +36,7 @@ log = logging.getLogger(__name__)
 ALPHA = 0.05
 N_RESAMPLES = 1000  # the paired bootstrap's resamples (eval.bootstrap's default)
 SEED = 0            # its seed: the same marks every time a leaderboard is rebuilt
+LOAD_CHUNK = 100    # predictions read at once (a long leaderboard's frames are never all in memory)
 
 BEST, TIED, WORSE, NOT_COMPARABLE, NOT_RECORDED = "best", "tied", "worse", "n/c", "-"
 
@@ -117,31 +117,30 @@ def _holdout_tests(client: MlflowClient, best: Row, candidates: list[Row], metri
 
     tested: list[tuple[Row, float]] = []
     n_rows = 0
-    theirs_of: dict[str, pd.DataFrame | None] = {}
-    ours = predictions.load(client, best.run_id) if candidates else None
-    for r in candidates:
-        if ours is None:
-            r.vs_best = NOT_RECORDED
-            continue
-        if r.run_id not in theirs_of:
-            theirs_of[r.run_id] = predictions.load(client, r.run_id)
-        theirs = theirs_of[r.run_id]
-        if theirs is None:
-            r.vs_best = NOT_RECORDED
-            continue
-        if set(theirs["row"].tolist()) != set(ours["row"].tolist()):
-            r.vs_best = NOT_COMPARABLE  # the params said the same split; the rows say otherwise
-            continue
-        try:
-            pair = predictions.paired(theirs, ours)  # a = the job, b = the best: p is "best better"
-        except ValueError as e:
-            log.warning("job %s is not compared with the best: %s", r.job, e)
-            r.vs_best = NOT_COMPARABLE
-            continue
-        result = paired_bootstrap(pair.y_true, pair.a, pair.b, pair.classes, metric,
-                                  n_resamples=n_resamples, seed=seed)
-        tested.append((r, result.p_value))
-        n_rows = pair.n_rows
+    ours = predictions.load(client, best.run_id, best.artifact_uri or None) if candidates else None
+    our_rows = set(ours["row"].tolist()) if ours is not None else set()
+    for start in range(0, len(candidates), LOAD_CHUNK):
+        chunk = candidates[start:start + LOAD_CHUNK]
+        theirs_of = (predictions.load_all(client, {r.run_id: r.artifact_uri or None for r in chunk})
+                     if ours is not None else {})
+        for r in chunk:
+            theirs = theirs_of.get(r.run_id)
+            if ours is None or theirs is None:
+                r.vs_best = NOT_RECORDED
+                continue
+            if set(theirs["row"].tolist()) != our_rows:
+                r.vs_best = NOT_COMPARABLE  # the params said the same split; the rows say otherwise
+                continue
+            try:
+                pair = predictions.paired(theirs, ours)  # a = the job, b = the best: p is "best better"
+            except ValueError as e:
+                log.warning("job %s is not compared with the best: %s", r.job, e)
+                r.vs_best = NOT_COMPARABLE
+                continue
+            result = paired_bootstrap(pair.y_true, pair.a, pair.b, pair.classes, metric,
+                                      n_resamples=n_resamples, seed=seed)
+            tested.append((r, result.p_value))
+            n_rows = pair.n_rows
     test = BOOTSTRAP if tested else None
     return tested, Verdict(metric, "holdout", test, len(tested), n_rows, alpha=alpha, n_resamples=n_resamples)
 

@@ -47,6 +47,7 @@ class Row:
     train_rows: int | None = None  # rows of its training split (its logged dataset input)
     vs_best: str = ""  # set by runner.sweep.compare: best | tied | worse | n/c | -
     p_adjusted: float = math.nan  # Holm-adjusted p of "the best is better than this job"
+    artifact_uri: str = ""  # where its artifacts are (run.info.artifact_uri): its predictions are read from there
 
     @property
     def shown_status(self) -> str:
@@ -138,6 +139,7 @@ def row_of(run: Run, job: str | None = None, reused: bool = False) -> Row:
         params={k: run.data.params[k] for k in SPLIT_PARAMS if k in run.data.params},
         data_digest=tags.get(names.DATA_DIGEST, ""),
         train_rows=_train_rows(run),
+        artifact_uri=run.info.artifact_uri or "",
     )
 
 

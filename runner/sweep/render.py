@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import os
 import sys
@@ -13,6 +14,8 @@ from runner.config.schema import MAIN_METRICS
 from runner.sweep.compare import Verdict, note
 from runner.sweep.leaderboard import Row, common_overrides, failures, metric_columns, varying
 from runner.track import names
+
+log = logging.getLogger(__name__)
 
 TERMINAL_METRICS = 4  # the ranking metric and three more fit an 80-column terminal
 STATUS_COLORS = {"FINISHED": "green", "REUSED": "cyan", "FAILED": "red", "KILLED": "yellow", "RUNNING": "magenta"}
@@ -148,11 +151,24 @@ def print_table(rows: list[Row], metric: str, title: str, out: Any = None, verdi
     compares with the best and its status; further metrics, fit time, rank, run id, the p-value and
     the interval are dropped (in that order) in a narrow terminal. The files hold every column.
     """
+    from rich.markup import escape
+
+    out = out or console()
+    out.print(terminal_table(rows, metric, title, out))
+    for line in note(rows, metric, verdict):
+        out.print(escape(line), style="dim")
+    for r in failures(rows):
+        out.print(f"job {r.job} {r.status} (run {r.run_id[:8]}): {escape(r.reason or 'no reason recorded')}",
+                  style=STATUS_COLORS.get(r.status))
+
+
+def terminal_table(rows: list[Row], metric: str, title: str, out: Any, fixed_widths: bool = True) -> Any:
+    """The rich Table `print_table` draws on console `out`; `fixed_widths`: its column widths measured on a few
+    rows (`fix_widths`: the same table, drawn in a fraction of the time for thousands of rows)."""
     from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    out = out or console()
     common = common_overrides(rows)
     recs = records(rows, metric, common)
     others = [m for m in metric_columns(metric) if m != metric or _has_cv(rows)]  # eval=cv: the refit's `metric` too
@@ -165,22 +181,69 @@ def print_table(rows: list[Row], metric: str, title: str, out: Any = None, verdi
     optional = ["run_id", *reversed(metrics), "fit_seconds", "rank", P_VALUE, INTERVAL]
     cols, cells = _fit(cols, rows, metric, recs, out.width, optional)
     caption = escape(f"all jobs: {' '.join(common)}") if common else None  # e.g. dataset.drop=[id]
-    table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False, caption_justify="left")
-    for c in cols:
-        numeric = c in MAIN_METRICS or c in ("rank", "job", "fit_seconds", RANK)
-        table.add_column(_header(c, rows, metric), justify="right" if numeric else "left",
+
+    def table() -> Table:
+        t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False, caption_justify="left")
+        for c in cols:
+            numeric = c in MAIN_METRICS or c in ("rank", "job", "fit_seconds", RANK)
+            t.add_column(_header(c, rows, metric), justify="right" if numeric else "left",
                          style="bold" if c == RANK else None, no_wrap=c != "overrides", overflow="fold")
+        return t
+
+    data = []
     for rec in cells:
         color = STATUS_COLORS.get(rec["status"], "white")
         rec = {**rec, "status": f"[{color}]{rec['status']}[/{color}]", "run_id": rec["run_id"][:8],
                "overrides": escape(rec["overrides"])}
-        table.add_row(*(rec[c] for c in cols))
-    out.print(table)
-    for line in note(rows, metric, verdict):
-        out.print(escape(line), style="dim")
-    for r in failures(rows):
-        out.print(f"job {r.job} {r.status} (run {r.run_id[:8]}): {escape(r.reason or 'no reason recorded')}",
-                  style=STATUS_COLORS.get(r.status))
+        # parsed once here, as the table would parse each cell (twice: to measure it, then to draw it)
+        data.append([out.render_str(rec[c], highlight=False) for c in cols])
+    full = table()
+    if fixed_widths:
+        fix_widths(full, table, data, out)
+    for cells_of_row in data:
+        full.add_row(*cells_of_row)
+    return full
+
+
+def fix_widths(full: Any, empty_table: Any, data: list[list[Any]], out: Any) -> None:
+    """Set every column of `full` to the width rich would give it, measured on a handful of `data`'s rows.
+
+    Rich sizes a column by the widest cell and the longest word of any cell in it (rich.text.Text's
+    measure), then shrinks the wrapping columns to the terminal; that needs only the rows holding those
+    extremes. Measuring those (at most two per column) instead of every cell, then giving the full table
+    fixed widths, draws the same table: 3,000 rows are measured in milliseconds instead of ~1.5 s. Nothing
+    changes when this rich has no such internals (the full table then measures itself).
+    """
+    from rich.cells import cell_len
+
+    if not data:
+        return
+
+    def widest(text: Any) -> int:
+        return max((cell_len(line) for line in text.plain.splitlines()), default=0)
+
+    def longest_word(text: Any) -> int:
+        words = text.plain.split()
+        return max((cell_len(w) for w in words), default=0) if words else widest(text)
+
+    picked: set[int] = set()
+    for j in range(len(full.columns)):
+        picked.add(max(range(len(data)), key=lambda i: widest(data[i][j])))
+        picked.add(max(range(len(data)), key=lambda i: longest_word(data[i][j])))
+    sample = empty_table()
+    for i in sorted(picked):
+        sample.add_row(*data[i])
+    try:
+        options = out.options
+        widths = sample._calculate_column_widths(out, options.update_width(options.max_width - sample._extra_width))
+        inner = [w - full._get_padding_width(c._index) for c, w in zip(full.columns, widths, strict=True)]
+    except (AttributeError, TypeError, ValueError) as e:  # another rich: let it measure every cell
+        log.debug("rich measures the whole table: %s", e)
+        return
+    if min(inner) < 1:  # a column squeezed to nothing (a very narrow terminal): rich's own pass decides
+        return
+    for column, width in zip(full.columns, inner, strict=True):
+        column.width = width
 
 
 def write_csv(rows: list[Row], metric: str, path: Path) -> Path:

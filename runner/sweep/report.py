@@ -164,12 +164,14 @@ class Scored:
 
 
 def _scored(client: MlflowClient, rows: list[Row]) -> tuple[list[Scored], list[str]]:
+    """The top jobs' predictions (read in place when local, else downloaded together), and what is missing."""
     from runner.track import predictions
     from runner.train.evaluate import PROBA_PREFIX
 
     out, missing = [], []
+    frames = predictions.load_all(client, {r.run_id: r.artifact_uri or None for r in rows})
     for r in rows:
-        frame = predictions.load(client, r.run_id)
+        frame = frames[r.run_id]
         if frame is None:
             missing.append(f"job {r.job} ({r.run_id[:8]}): no {names.HOLDOUT_PREDICTIONS} logged")
             continue

@@ -4,15 +4,24 @@ Models scored on the same data are compared on the rows both were scored on: `pa
 frames by each row's position in the full data, keeping only rows present in both (so neither model
 is scored on a row the other was not scored on) and giving the arrays runner.train.uncertainty's
 paired tests take.
+
+Reading a leaderboard's predictions is one small file per job: a run whose artifacts are on this machine
+(a `file://` artifact location: the embedded SQLite store) is read in place, with no copy and no call to
+the store; any other is downloaded from its artifact location by a few threads at once (`load_all`).
 """
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from runner.config.schema import PROBA_PREFIX
 from runner.track import names
@@ -22,6 +31,9 @@ if TYPE_CHECKING:  # numpy and pandas load when a frame is read, not when a comm
     import pandas as pd
     from mlflow import MlflowClient
 
+log = logging.getLogger(__name__)
+
+DOWNLOAD_THREADS = 4  # downloads at once from a remote artifact store (each mostly waits on the network)
 
 
 @dataclass(frozen=True)
@@ -54,14 +66,83 @@ def quiet_downloads() -> Iterator[None]:
         os.environ.pop(key, None)
 
 
-def load(client: MlflowClient, run_id: str) -> pd.DataFrame | None:
-    """The run's held-out predictions, or None for a run logged before they were (or without them)."""
+def local_folder(artifact_uri: str | None) -> Path | None:
+    """The run's artifact folder when it is on this machine's file system (`file:///...` or a plain path), else None.
+
+    Resolved as MLflow's own local artifact repository resolves it; a `file://host/...` of another host, and
+    every remote scheme (mlflow-artifacts:, http:, s3:, ...), is not local.
+    """
+    if not artifact_uri:
+        return None
+    parsed = urlparse(artifact_uri)
+    if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
+        return Path(url2pathname(parsed.path))
+    if parsed.scheme == "" and artifact_uri.startswith("/"):
+        return Path(artifact_uri)
+    return None
+
+
+def load(client: MlflowClient, run_id: str, artifact_uri: str | None = None) -> pd.DataFrame | None:
+    """The run's held-out predictions, or None for a run logged before they were (or without them).
+
+    With the run's `artifact_uri` (run.info.artifact_uri) a local file is read in place and a remote one is
+    downloaded from that location directly; without it, through the run (MlflowClient.download_artifacts).
+    """
+    folder = local_folder(artifact_uri)
+    if folder is not None:
+        return _read(folder / names.HOLDOUT_PREDICTIONS)
+    return _download(client, run_id, artifact_uri)
+
+
+def load_all(client: MlflowClient, runs: Mapping[str, str | None], threads: int = DOWNLOAD_THREADS
+             ) -> dict[str, pd.DataFrame | None]:
+    """`load` of every run (run id -> its artifact URI or None), in the given order: the local ones read in
+    place, the others downloaded by `threads` threads at once (a leaderboard reads ~100 small files)."""
+    out: dict[str, pd.DataFrame | None] = {}
+    remote = []
+    for run_id, uri in runs.items():
+        folder = local_folder(uri)
+        if folder is not None:
+            out[run_id] = _read(folder / names.HOLDOUT_PREDICTIONS)
+        else:
+            remote.append(run_id)
+    if len(remote) > 1 and threads > 1:
+        with ThreadPoolExecutor(max_workers=min(threads, len(remote)), thread_name_prefix="predictions") as pool:
+            frames = list(pool.map(lambda run_id: _download(client, run_id, runs[run_id]), remote))
+    else:
+        frames = [_download(client, run_id, runs[run_id]) for run_id in remote]
+    out.update(zip(remote, frames, strict=True))
+    return {run_id: out[run_id] for run_id in runs}
+
+
+def _read(path: Path) -> pd.DataFrame | None:
+    """A predictions file read where it lies; None when the run has none (as a failed download gives)."""
+    import pandas as pd
+
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError:  # removed between the check and the read
+        return None
+
+
+def _download(client: MlflowClient, run_id: str, artifact_uri: str | None) -> pd.DataFrame | None:
+    """The run's predictions copied to a temp folder and read: from `artifact_uri` when known (no run lookup),
+    else through the run."""
+    import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 
     with tempfile.TemporaryDirectory(prefix="runner-predictions-") as tmp:
         try:
-            path = client.download_artifacts(run_id, names.HOLDOUT_PREDICTIONS, tmp)
-        except (MlflowException, OSError):
+            if artifact_uri:
+                path = mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"{artifact_uri.rstrip('/')}/{names.HOLDOUT_PREDICTIONS}", dst_path=tmp,
+                    tracking_uri=client.tracking_uri)
+            else:
+                path = client.download_artifacts(run_id, names.HOLDOUT_PREDICTIONS, tmp)
+        except (MlflowException, OSError) as e:
+            log.debug("no predictions for run %s: %s", run_id, e)
             return None
         import pandas as pd
 

@@ -131,3 +131,24 @@ def test_a_job_run_is_not_a_sweep_and_a_missing_store_is_not_created(model_store
     assert capsys.readouterr().err.startswith(f"error: no MLflow store at {missing}") and not missing.parent.exists()
     with pytest.raises(SystemExit):
         main(["--top", "0", "--tracking-uri", model_store.uri])
+
+
+def test_the_cyclic_collector_is_off_while_reviewing_and_restored_after() -> None:
+    import gc
+
+    from runner.cli.review import cyclic_gc_paused
+
+    assert gc.isenabled()
+    with cyclic_gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(KeyError), cyclic_gc_paused():  # also when the command fails
+        raise KeyError("x")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # whoever turned it off keeps it off
+    finally:
+        gc.enable()

@@ -61,6 +61,7 @@ def test_row_of_a_real_run_reads_its_tags_metrics_and_params(model_store) -> Non
     assert r.fit_seconds == run.data.metrics["fit_seconds"] and r.reason == ""
     assert r.params["dataset.test_size"] == "0.3" and r.data_digest == run.data.tags[names.DATA_DIGEST]
     assert r.train_rows == 210  # 70% of 300 rows: its logged training input
+    assert r.artifact_uri == run.info.artifact_uri and r.artifact_uri  # where its predictions are read from
     low, high = r.intervals["f1"]
     assert low <= r.metrics["f1"] <= high
     assert leaderboard.row_of(run, job="7", reused=True).shown_status == "REUSED"

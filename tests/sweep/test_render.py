@@ -81,3 +81,45 @@ def test_records_without_common_overrides_keep_each_rows_own() -> None:
     shared = render.records(rows(), "roc_auc", ["dataset.n_samples=500"])
     assert [r["overrides"] for r in shared] == ["model.max_depth=4", "", "model.max_depth=-1"]
     assert list(recs[0])[:6] == ["rank", "job", "model", "sampler", "overrides", "roc_auc"]
+
+
+def many_rows(n: int = 300) -> list[Row]:
+    """A long, varied board: overrides long enough to fold, a few marks and p-values, failures, a reused job,
+    a model name holding markup-like brackets and wide (CJK) characters."""
+    import math
+    import random
+
+    rnd = random.Random(7)
+    out = []
+    for i in range(n):
+        f1 = rnd.uniform(0.2, 0.9)
+        words = " ".join(f"model.param_{k}={rnd.choice(['1', '0.001', 'a-very-long-value-' * rnd.randint(1, 3)])}"
+                         for k in range(rnd.randint(0, 6)))
+        status = "FAILED" if i % 37 == 5 else "FINISHED"
+        out.append(Row(str(i), f"{i:032x}", rnd.choice(["logreg", "rf", "[bold]x[/bold]", "木模型"]), "none", "d",
+                       words, status, reused=i % 11 == 3, reason="bad | value" if status == "FAILED" else "",
+                       fit_seconds=rnd.uniform(0, 100), intervals={"f1": (f1 - 0.1, f1 + 0.1)} if i % 3 else {},
+                       metrics={} if status == "FAILED" else {"f1": f1, "roc_auc": f1 + 0.05, "accuracy": 0.5},
+                       vs_best=rnd.choice(["tied", "worse", "n/c", "-"]) if i else "best",
+                       p_adjusted=rnd.choice([math.nan, 0.0004, 0.5, 1.0]) if i else math.nan))
+    return out
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 100, 120, 160, 250])
+@pytest.mark.parametrize("color", [False, True])
+def test_column_widths_measured_on_a_few_rows_draw_the_table_rich_would(width: int, color: bool) -> None:
+    board = many_rows()
+
+    def drawn(fixed: bool) -> str:
+        text = io.StringIO()
+        out = Console(file=text, width=width, highlight=False, force_terminal=color, color_system="truecolor")
+        table = render.terminal_table(board, "f1", "experiment x: 300 runs by f1", out, fixed_widths=fixed)
+        if fixed and width >= 80:  # the widths really were fixed beforehand (the rest is rich measuring nothing)
+            assert all(c.width is not None for c in table.columns)
+        out.print(table)
+        return text.getvalue()
+
+    ours, richs = drawn(True), drawn(False)
+    assert ours == richs
+    if width >= 100:
+        assert "a-very-long-value-" in ours and len(ours.splitlines()) > len(board)  # some overrides folded
