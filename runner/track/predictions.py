@@ -170,9 +170,15 @@ def paired(a: pd.DataFrame, b: pd.DataFrame) -> Paired:
         raise ValueError(f"the models know different classes ({list(classes_a)} vs {list(classes_b)})")
     import numpy as np
 
-    common = np.intersect1d(a["row"].to_numpy(), b["row"].to_numpy())
-    left = a.set_index("row").loc[common]
-    right = b.set_index("row").loc[common]
+    rows_a, rows_b = a["row"].to_numpy(), b["row"].to_numpy()
+    if np.array_equal(rows_a, rows_b) and rows_a.size == np.unique(rows_a).size:
+        # the same split, rows in the same order (the usual case): no index to build
+        order = np.argsort(rows_a, kind="stable")
+        common, left, right = rows_a[order], a.iloc[order], b.iloc[order]
+    else:
+        common = np.intersect1d(rows_a, rows_b)
+        left = a.set_index("row").loc[common]
+        right = b.set_index("row").loc[common]
     if not np.array_equal(left["label"].astype(str).to_numpy(), right["label"].astype(str).to_numpy()):
         raise ValueError("the same rows carry different labels: the two models were not scored on the same data")
     proba_cols = [c for c in a.columns if str(c).startswith(PROBA_PREFIX)]

@@ -14,6 +14,7 @@ Pure numpy/scipy: no MLflow, no Hydra.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -101,7 +102,7 @@ def stratified_indices(y_true: Any, n_resamples: int, seed: int) -> np.ndarray:
     members = _strata(y_true)
     out = np.empty((n_resamples, sum(m.size for m in members)), dtype=np.intp)
     start = 0
-    for draws in _class_draws(members, n_resamples, seed):
+    for draws in _class_draws([m.size for m in members], n_resamples, seed):
         stop = start + draws[0].shape[0]
         for member, drawn in zip(members, draws, strict=True):
             out[start:stop, member] = member[drawn]
@@ -329,25 +330,47 @@ def _strata(y_true: Any) -> list[np.ndarray]:
     return [np.flatnonzero(codes == c) for c in range(int(codes.max()) + 1)]
 
 
-def _class_draws(members: list[np.ndarray], n_resamples: int, seed: int) -> Iterator[list[np.ndarray]]:
+def _class_draws(sizes: Sequence[int], n_resamples: int, seed: int, block: int | None = None
+                 ) -> Iterator[list[np.ndarray]]:
     """One RNG stream of stratified draws, in blocks of resamples: per class, (block, n_c) class-local row numbers."""
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
     rng = np.random.default_rng(seed)
-    rows = max(1, _INDEX_BLOCK_ENTRIES // sum(m.size for m in members))
+    rows = max(1, (block or _INDEX_BLOCK_ENTRIES) // sum(sizes))
     for start in range(0, n_resamples, rows):
         size = min(rows, n_resamples - start)
-        yield [rng.integers(0, member.size, size=(size, member.size)) for member in members]
+        yield [rng.integers(0, n_c, size=(size, n_c)) for n_c in sizes]
 
 
 def _stratified_weights_t(members: list[np.ndarray], n_resamples: int, seed: int) -> Iterator[np.ndarray]:
     """The resamples of ``stratified_indices`` as transposed multiplicities (n, block), rows grouped by class.
 
     Row order is np.concatenate(members) (see ``_grouped_design``); the metrics do not depend on row order and the
-    counts are exact integers, so the values equal those of ``row_weights(stratified_indices(...))``.
+    counts are exact integers, so the values equal those of ``row_weights(stratified_indices(...))``. They depend
+    only on the class sizes, the number of resamples and the seed, so a leaderboard testing a hundred jobs on the
+    same held-out rows draws them once (kept, read-only, while they fit in ``_KEPT_ENTRIES``).
     """
-    n = sum(m.size for m in members)
-    for draws in _class_draws(members, n_resamples, seed):
+    sizes = tuple(int(m.size) for m in members)
+    if sum(sizes) * n_resamples <= _KEPT_ENTRIES:
+        return iter(_kept_weights_t(sizes, n_resamples, seed, _INDEX_BLOCK_ENTRIES))
+    return _weights_t_blocks(sizes, n_resamples, seed, _INDEX_BLOCK_ENTRIES)
+
+
+_KEPT_ENTRIES = 4_000_000  # rows x resamples of the resample weights kept between calls (~32 MB)
+
+
+@functools.lru_cache(maxsize=4)
+def _kept_weights_t(sizes: tuple[int, ...], n_resamples: int, seed: int, block: int) -> tuple[np.ndarray, ...]:
+    blocks = tuple(_weights_t_blocks(sizes, n_resamples, seed, block))
+    for weights_t in blocks:
+        weights_t.flags.writeable = False
+    return blocks
+
+
+def _weights_t_blocks(sizes: tuple[int, ...], n_resamples: int, seed: int, block: int) -> Iterator[np.ndarray]:
+    """The weights of `_stratified_weights_t`, drawn `block` index entries at a time (the draws depend on it)."""
+    n = sum(sizes)
+    for draws in _class_draws(sizes, n_resamples, seed, block):
         size = draws[0].shape[0]
         weights_t = np.empty((n, size))
         start = 0

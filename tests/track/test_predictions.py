@@ -111,3 +111,22 @@ def test_a_tracking_servers_predictions_download_from_their_location(tracking_se
         else:
             pd.testing.assert_frame_equal(by_location[i], through_run)
             pd.testing.assert_frame_equal(by_location[i], frame(k))
+
+
+def test_pairing_frames_in_the_same_row_order_equals_pairing_by_row_number() -> None:
+    """The same split's frames (same rows, same order) are paired without an index; the result is the one of
+    matching rows by number, as for frames in another order or with other rows."""
+    a, b = frame(1), frame(2)
+    b["label"] = a["label"]  # the same held-out rows carry the same labels
+    fast = predictions.paired(a, b)
+    shuffled = b.sample(frac=1.0, random_state=0)  # the general path: rows matched by number
+    slow = predictions.paired(a, shuffled)
+    np.testing.assert_array_equal(fast.rows, slow.rows)
+    np.testing.assert_array_equal(fast.y_true, slow.y_true)
+    for got, want in ((fast.a, slow.a), (fast.b, slow.b)):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    partial = predictions.paired(a, b.iloc[5:])  # only the rows both hold
+    assert partial.n_rows == len(a) - 5 and set(partial.rows) == set(a["row"].iloc[5:])
+    with pytest.raises(ValueError, match="different labels"):
+        predictions.paired(a, b.assign(label=np.where(b["label"] == "yes", "no", "yes")))

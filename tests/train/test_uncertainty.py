@@ -292,3 +292,15 @@ def test_holm_against_hand_worked_example() -> None:
     assert holm([]) == []
     with pytest.raises(ValueError):
         holm([0.1, 1.5])
+
+
+def test_resample_weights_drawn_once_are_the_same_as_drawn_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kept between calls (a leaderboard tests ~100 jobs on one held-out set): the same numbers as drawing them
+    anew, and read-only, so no caller can change another's resamples."""
+    y, pred, proba, classes = _case("ties")
+    kept = paired_bootstrap(y, (pred, proba), (np.roll(pred, 1), proba), classes, "f1", n_resamples=300, seed=5)
+    blocks = unc._kept_weights_t(tuple(int(m.size) for m in unc._strata(y)), 300, 5, unc._INDEX_BLOCK_ENTRIES)
+    assert blocks and not any(b.flags.writeable for b in blocks)
+    monkeypatch.setattr(unc, "_KEPT_ENTRIES", 0)  # every call draws its own
+    drawn = paired_bootstrap(y, (pred, proba), (np.roll(pred, 1), proba), classes, "f1", n_resamples=300, seed=5)
+    assert kept == drawn
