@@ -28,7 +28,9 @@ PHASES = [  # (module, attribute path): in the order a job runs them
     ("runner.job.run", "plan"), ("mlflow", "start_run"), ("runner.train.evaluate", "evaluate"),
     ("runner.train.plots", "write"), ("runner.train.profile", "write"), ("mlflow", "MlflowClient.log_artifacts"),
     ("runner.track.runs", "log_job"), ("mlflow", "log_inputs"), ("runner.track.models", "log_model"),
-    ("runner.registry.versions", "register"), ("mlflow", "end_run"), ("runner.job.run", "run"),
+    ("runner.registry.versions", "register"), ("mlflow", "end_run"),
+    ("runner.registry.policy", "Policy.after_job"),  # the gate's decision, after the run ends (not in its overhead)
+    ("runner.job.run", "run"),
 ]
 
 
