@@ -11,6 +11,7 @@ from runner.train.evaluate import Evaluation, calibration_bins, calibration_erro
 
 DPI = 80
 MARGINS = {"left": 0.17, "right": 0.96, "bottom": 0.12, "top": 0.92}  # fit the labels of a 4.5 x 4 in figure
+FAST_TEXT = {"text.hinting": "no_hinting"}  # glyphs drawn without FreeType's hinting: most of a figure is its text
 
 
 def write(ev: Evaluation, y_test: pd.Series, folder: Path, title: str) -> list[Path]:
@@ -19,6 +20,7 @@ def write(ev: Evaluation, y_test: pd.Series, folder: Path, title: str) -> list[P
     The three curves share one figure, cleared between them: all three sit on [0, 1] x [0, 1], so the axes
     and their tick labels (most of a small figure's cost) are built once instead of three times.
     """
+    from matplotlib import rc_context
     from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -26,7 +28,8 @@ def write(ev: Evaluation, y_test: pd.Series, folder: Path, title: str) -> list[P
 
     def save(fig: Any, name: str) -> None:
         path = folder / name
-        fig.savefig(path, dpi=DPI, pil_kwargs={"compress_level": 1})
+        with rc_context(FAST_TEXT):
+            fig.savefig(path, dpi=DPI, pil_kwargs={"compress_level": 1})
         written.append(path)
 
     fig, ax = _figure()
