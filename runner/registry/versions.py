@@ -33,10 +33,15 @@ def register(client: MlflowClient, model_uri: str, name: str, run_id: str, tags:
     from mlflow.exceptions import MlflowException
 
     try:
-        client.create_registered_model(name)
+        client.get_registered_model(name)  # a read: cheaper than a create refused by the database
     except MlflowException as e:
-        if "RESOURCE_ALREADY_EXISTS" not in str(e.error_code):
+        if "RESOURCE_DOES_NOT_EXIST" not in str(e.error_code):
             raise
+        try:
+            client.create_registered_model(name)
+        except MlflowException as again:  # another job created it meanwhile
+            if "RESOURCE_ALREADY_EXISTS" not in str(again.error_code):
+                raise
     # A tracking server refuses a models:/m-<id> source unless the LoggedModel's id comes with it.
     model_id = model_uri.split("/", 1)[1] if model_uri.startswith("models:/m-") else None
     mv = client.create_model_version(name, model_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()},
