@@ -11,7 +11,7 @@ from runner.train.evaluate import Evaluation, calibration_bins, calibration_erro
 
 DPI = 80
 MARGINS = {"left": 0.17, "right": 0.96, "bottom": 0.12, "top": 0.92}  # fit the labels of a 4.5 x 4 in figure
-FAST_TEXT = {"text.hinting": "no_hinting"}  # glyphs drawn without FreeType's hinting: most of a figure is its text
+FAST_TEXT: dict[Any, Any] = {"text.hinting": "no_hinting"}  # glyphs drawn without FreeType's hinting: most of a figure is its text
 
 
 def write(ev: Evaluation, y_test: pd.Series, folder: Path, title: str) -> list[Path]:
