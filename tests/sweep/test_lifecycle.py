@@ -79,7 +79,7 @@ def test_invalid_jobs_of_a_sweep_are_failed_runs_and_the_rest_go_on(run_cli, cli
     assert [v.run_id for v in versions] == [jobs["3"].info.run_id]
 
 
-SLOW_SWEEP = ("-m", "model=rf", "model.n_estimators=5,300,7", "dataset.n_samples=5000")
+SLOW_SWEEP = ("-m", "model=rf", "model.n_estimators=5,1000,7", "dataset.n_samples=5000")  # job 1 fits for seconds: signalled mid-fit
 
 
 def interrupt(tmp_path: Path, store_uri: str, client, sig: int, *extra: str) -> subprocess.CompletedProcess:
