@@ -38,3 +38,13 @@ def exception_line(e: BaseException, limit: int = 500) -> str:
     """An exception's message as the one line a user reads (whitespace folded, at most `limit` characters)."""
     text = " ".join(str(e).split()) or type(e).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def causes(e: BaseException) -> Iterator[BaseException]:
+    """`e`, then what it wraps (`__cause__`, else `__context__`), outermost first, each once."""
+    seen: set[int] = set()
+    x: BaseException | None = e
+    while x is not None and id(x) not in seen:
+        seen.add(id(x))
+        yield x
+        x = x.__cause__ or x.__context__

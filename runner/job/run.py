@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from runner.config import validate
 from runner.config.schema import ranking_metric
-from runner.errors import UserError, exception_line
+from runner.errors import UserError, causes, exception_line
 from runner.job.context import Choices, JobContext, choices, run_tags
 from runner.track import identity, names, runs, store
 from runner.train import checks, data, decision, features, pipeline
@@ -215,26 +215,12 @@ def artifact_errors(client: MlflowClient, run_id: str) -> Iterator[None]:
     """An OSError writing artifacts as one line naming the path and the OS error (the job's run becomes FAILED)."""
     try:
         yield
-    except OSError as e:
-        raise ArtifactWriteFailed(f"cannot write the artifacts of run {run_id} to {_artifact_path(client, run_id, e)}: "
-                                  f"{e.strerror or exception_line(e)}") from e
     except Exception as e:  # MLflow wraps some OSErrors (e.g. the model's folder) in its own exception
-        cause = _os_error(e)
+        cause = next((x for x in causes(e) if isinstance(x, OSError)), None)
         if cause is None:
             raise
         raise ArtifactWriteFailed(f"cannot write the artifacts of run {run_id} to "
                                   f"{_artifact_path(client, run_id, cause)}: {cause.strerror or exception_line(cause)}") from e
-
-
-def _os_error(e: BaseException) -> OSError | None:
-    seen: set[int] = set()
-    x: BaseException | None = e
-    while x is not None and id(x) not in seen:
-        seen.add(id(x))
-        if isinstance(x, OSError):
-            return x
-        x = x.__cause__ or x.__context__
-    return None
 
 
 def _artifact_path(client: MlflowClient, run_id: str, e: OSError) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import unquote, urlparse
 
-from runner.errors import UserError
+from runner.errors import UserError, causes
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -87,7 +87,6 @@ def check_reachable(uri: str, timeout: float = HEALTH_TIMEOUT) -> None:
     import urllib.error
     import urllib.request
 
-    from runner.errors import UserError
     from runner.track.secrets import redact_text
 
     try:
@@ -191,14 +190,7 @@ class StoreLocked(UserError):
 
 def is_locked(e: BaseException) -> bool:
     """Whether `e` (or what it wraps: MlflowException -> SQLAlchemy -> sqlite3) says the database is locked."""
-    seen: set[int] = set()
-    x: BaseException | None = e
-    while x is not None and id(x) not in seen:
-        seen.add(id(x))
-        if any(m in str(x) for m in LOCKED):
-            return True
-        x = x.__cause__ or x.__context__
-    return False
+    return any(m in str(x) for x in causes(e) for m in LOCKED)
 
 
 def where(uri: str | None) -> str:
