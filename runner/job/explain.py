@@ -29,25 +29,20 @@ class NotAvailable(Exception):
 def held_out(client: MlflowClient, run: Run) -> tuple[pd.DataFrame, pd.Series]:
     """The run's held-out split, rebuilt from its logged resolved_config.yaml (checked against its data digest)."""
     from mlflow.exceptions import MlflowException
-    from omegaconf import OmegaConf
 
     from runner.errors import UserError
-    from runner.train import data
+    from runner.track import logged as logged_run
 
-    with tempfile.TemporaryDirectory(prefix="runner-importance-") as tmp:
-        try:
-            path = client.download_artifacts(run.info.run_id, names.RESOLVED_CONFIG, tmp)
-        except (MlflowException, OSError):
-            raise NotAvailable(f"run has no {names.RESOLVED_CONFIG}") from None
-        cfg = OmegaConf.load(path)
     try:
-        preprocess = OmegaConf.select(cfg, "preprocess.kind", default="none")
-        split = data.load_split(cfg.dataset, str(preprocess))
+        cfg = logged_run.config(client, run.info.run_id)
+    except (MlflowException, OSError):
+        raise NotAvailable(f"run has no {names.RESOLVED_CONFIG}") from None
+    try:
+        split = logged_run.split(client, run, cfg)
+    except logged_run.DataChanged:
+        raise NotAvailable("its data changed since the run (the data digest differs)") from None
     except (UserError, OSError, ValueError) as e:
         raise NotAvailable(f"its data could not be loaded again: {e}") from None
-    logged_digest = run.data.tags.get(names.DATA_DIGEST)
-    if logged_digest and logged_digest != split.digest:
-        raise NotAvailable("its data changed since the run (the data digest differs)")
     return split.X_test, split.y_test
 
 
@@ -65,8 +60,8 @@ def logged(client: MlflowClient, run_id: str) -> pd.DataFrame | None:
             return None
 
 
-def feature_importance(client: MlflowClient, run: Run, metric: str, log_it: bool = True) -> pd.DataFrame:
-    """The run's permutation feature importance: read back when logged, else computed (and logged with `log_it`).
+def feature_importance(client: MlflowClient, run: Run, metric: str) -> pd.DataFrame:
+    """The run's permutation feature importance: read back when logged, else computed and logged to the run.
 
     Raises NotAvailable with the reason when there is no model, config or data to compute it from.
     """
@@ -92,12 +87,11 @@ def feature_importance(client: MlflowClient, run: Run, metric: str, log_it: bool
     finally:
         mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]  # None unsets it
     table = explain.permutation_table(model, X, y, metric)
-    if log_it:
-        with tempfile.TemporaryDirectory(prefix="runner-importance-") as tmp:
-            path = Path(tmp) / names.FEATURE_IMPORTANCE
-            table.to_csv(path, index=False)
-            try:
-                client.log_artifact(run_id, str(path))
-            except Exception as e:  # noqa: BLE001 - the page still shows it; the next report tries again
-                log.warning("feature importance of run %s not logged: %s", run_id, e)
+    with tempfile.TemporaryDirectory(prefix="runner-importance-") as tmp:
+        path = Path(tmp) / names.FEATURE_IMPORTANCE
+        table.to_csv(path, index=False)
+        try:
+            client.log_artifact(run_id, str(path))
+        except Exception as e:  # noqa: BLE001 - the page still shows it; the next report tries again
+            log.warning("feature importance of run %s not logged: %s", run_id, e)
     return table

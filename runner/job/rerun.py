@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -43,6 +42,7 @@ def load_config(client: MlflowClient, run_id: str, overrides: Sequence[str] = ()
 
     from runner.config import allowlist
     from runner.config.schema import Config
+    from runner.track import logged as logged_run
     from runner.track.params import flatten
     from runner.track.secrets import REDACTED
 
@@ -50,12 +50,10 @@ def load_config(client: MlflowClient, run_id: str, overrides: Sequence[str] = ()
         run = client.get_run(run_id)
     except MlflowException:
         raise UserError(f"run {run_id}: not found in {client.tracking_uri}") from None
-    with tempfile.TemporaryDirectory(prefix="runner-rerun-") as tmp:
-        try:
-            path = client.download_artifacts(run_id, names.RESOLVED_CONFIG, tmp)
-        except (MlflowException, OSError):
-            raise UserError(f"run {run_id}: has no {names.RESOLVED_CONFIG} artifact (not a runner job run)") from None
-        logged = OmegaConf.load(path)
+    try:
+        logged = logged_run.config(client, run_id)
+    except (MlflowException, OSError):
+        raise UserError(f"run {run_id}: has no {names.RESOLVED_CONFIG} artifact (not a runner job run)") from None
     try:
         cfg = OmegaConf.merge(OmegaConf.structured(Config), logged, OmegaConf.from_dotlist(list(overrides)))
     except Exception as e:  # a record that no longer fits the schema, or a bad --set

@@ -200,17 +200,12 @@ def same_evaluation(a: tuple[ModelVersion, Run], b: tuple[ModelVersion, Run]) ->
 
 def _logged_split(client: MlflowClient, run: Run, whose: str) -> Split:
     """The run's held-out split, regenerated from its logged config (its data must hash as they did)."""
-    from omegaconf import OmegaConf
+    from runner.track import logged
 
-    from runner.train import data
-
-    path = client.download_artifacts(run.info.run_id, names.RESOLVED_CONFIG)
-    cfg = OmegaConf.load(path)
-    split = data.load_split(cfg.dataset)
-    expected = run.data.tags.get(names.DATA_DIGEST)
-    if expected and split.digest != expected:
-        raise ValueError(f"the {whose}'s data no longer regenerate identically from its logged config")
-    return split
+    try:
+        return logged.split(client, run)
+    except logged.DataChanged:
+        raise ValueError(f"the {whose}'s data no longer regenerate identically from its logged config") from None
 
 
 def _predicted(mv: ModelVersion, split: Split) -> pd.DataFrame:

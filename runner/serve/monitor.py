@@ -269,8 +269,8 @@ def check(args: Any) -> int:
 def _resolved_config(client: MlflowClient, run_id: str) -> Mapping[str, Any]:
     from omegaconf import OmegaConf
 
-    with tempfile.TemporaryDirectory(prefix="runner-monitor-") as tmp:
-        path = client.download_artifacts(run_id, names.RESOLVED_CONFIG, tmp)
-        resolved = OmegaConf.to_container(OmegaConf.load(path))
+    from runner.track import logged
+
+    resolved = OmegaConf.to_container(logged.config(client, run_id))
     assert isinstance(resolved, dict)
     return {str(k): v for k, v in resolved.items()}

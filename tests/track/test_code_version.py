@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = [
     "config/__init__.py", "config/allowlist.py", "config/hydra_errors.py", "config/resources.py", "config/schema.py",
     "config/validate.py", "errors.py", "job/context.py", "job/run.py",
-    "track/__init__.py", "track/identity.py", "track/inputs.py", "track/liveness.py", "track/locks.py", "track/models.py", "track/names.py",
+    "track/__init__.py", "track/identity.py", "track/inputs.py", "track/liveness.py", "track/logged.py",
+    "track/locks.py", "track/models.py", "track/names.py",
     "track/params.py", "track/predictions.py", "track/runs.py", "track/secrets.py", "track/store.py",
     "train/__init__.py", "train/checks.py", "train/crossval.py", "train/data.py", "train/decision.py",
     "train/evaluate.py", "train/explain.py", "train/features.py", "train/labels.py", "train/pipeline.py", "train/plots.py",
