@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +48,7 @@ class Row:
     vs_best: str = ""  # set by runner.sweep.compare: best | tied | worse | n/c | -
     p_adjusted: float = math.nan  # Holm-adjusted p of "the best is better than this job"
     artifact_uri: str = ""  # where its artifacts are (run.info.artifact_uri): its predictions are read from there
+    run: Run | None = field(default=None, repr=False, compare=False)  # the MLflow run it was read from (the report's params)
 
     @property
     def shown_status(self) -> str:
@@ -140,25 +141,47 @@ def row_of(run: Run, job: str | None = None, reused: bool = False) -> Row:
         data_digest=tags.get(names.DATA_DIGEST, ""),
         train_rows=_train_rows(run),
         artifact_uri=run.info.artifact_uri or "",
+        run=run,
     )
 
 
 def sweep_rows(client: MlflowClient, parent: Run) -> list[Row]:
     """The jobs of a sweep: the parent's children plus the earlier runs it reused (as REUSED)."""
-    from mlflow.exceptions import MlflowException
-
     children = all_runs(client, [parent.info.experiment_id], f"tags.`{names.PARENT}` = '{parent.info.run_id}'")
     rows = [row_of(r) for r in children]
-    for key, run_id in sorted(parent.data.tags.items()):
-        if not key.startswith(names.REUSED_PREFIX):
+    reused = {key[len(names.REUSED_PREFIX):]: run_id for key, run_id in sorted(parent.data.tags.items())
+              if key.startswith(names.REUSED_PREFIX)}
+    found = runs_by_id(client, list(reused.values()))
+    for job, run_id in reused.items():
+        if run_id not in found:  # deleted since: say so rather than drop the job
+            log.warning("job %s reused run %s, which no longer exists", job, run_id)
             continue
-        try:
-            run = client.get_run(run_id)
-        except MlflowException:  # deleted since: say so rather than drop the job
-            log.warning("job %s reused run %s, which no longer exists", key[len(names.REUSED_PREFIX):], run_id)
-            continue
-        rows.append(row_of(run, job=key[len(names.REUSED_PREFIX):], reused=True))
+        rows.append(row_of(found[run_id], job=job, reused=True))
     return rows
+
+
+def runs_by_id(client: MlflowClient, run_ids: Sequence[str]) -> dict[str, Run]:
+    """The runs with these ids (params, metrics, tags; deleted ones too, as get_run gives them), in a few
+    searches rather than one call per run."""
+    from mlflow.entities import ViewType
+
+    ids = list(dict.fromkeys(run_ids))
+    if not ids:
+        return {}
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    out: dict[str, Run] = {}
+    for start in range(0, len(ids), 100):
+        chunk = ids[start:start + 100]
+        quoted = ", ".join(f"'{i}'" for i in chunk)
+        token = None
+        while True:
+            page = client.search_runs(experiments, filter_string=f"attributes.run_id IN ({quoted})",
+                                      run_view_type=ViewType.ALL, max_results=1000, page_token=token)
+            out.update({r.info.run_id: r for r in page})
+            token = page.token
+            if not token:
+                break
+    return out
 
 
 def experiment_rows(client: MlflowClient, experiment_id: str) -> list[Row]:

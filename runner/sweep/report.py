@@ -22,7 +22,6 @@ import logging
 import math
 import shlex
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -33,7 +32,7 @@ import pandas as pd
 
 from runner.sweep import importance
 from runner.sweep.compare import Verdict, note
-from runner.sweep.leaderboard import Row, common_overrides, failures, metric_columns, varying
+from runner.sweep.leaderboard import Row, common_overrides, failures, metric_columns, runs_by_id, varying
 from runner.track import names
 
 if TYPE_CHECKING:
@@ -42,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REPORT_HTML = "report.html"
 TOP = 5  # jobs whose curves, confusion matrices and feature importances are shown
 TEMPLATE = "report.html.j2"
 SHORT = {"average_precision": "avg_prec", "balanced_accuracy": "bal_acc", "calibration_error": "cal_error"}
@@ -92,27 +90,6 @@ def csp(script: str = SORT_JS) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- reading
-
-
-def runs_by_id(client: MlflowClient, run_ids: Sequence[str]) -> dict[str, Run]:
-    """The runs with these ids (params, metrics, tags), in a few searches rather than one call per run."""
-    ids = list(dict.fromkeys(run_ids))
-    if not ids:
-        return {}
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    out: dict[str, Run] = {}
-    for start in range(0, len(ids), 100):
-        chunk = ids[start:start + 100]
-        quoted = ", ".join(f"'{i}'" for i in chunk)
-        token = None
-        while True:
-            page = client.search_runs(experiments, filter_string=f"attributes.run_id IN ({quoted})",
-                                      max_results=1000, page_token=token)
-            out.update({r.info.run_id: r for r in page})
-            token = page.token
-            if not token:
-                break
-    return out
 
 
 def run_link(uri: str | None, experiment_id: str | None, run_id: str) -> str | None:
@@ -195,6 +172,7 @@ def curve_charts(scored: list[Scored]) -> dict[str, str]:
     from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
     from runner.config.schema import CALIBRATION_BINS
+    from runner.train.evaluate import reliability_curve
 
     if not scored:
         return {}
@@ -225,7 +203,7 @@ def curve_charts(scored: list[Scored]) -> dict[str, str]:
         fig, ax = _figure()
         for s in binary:
             y, p, _ = _positive(s)
-            observed, predicted = reliability(y, p, CALIBRATION_BINS)
+            observed, predicted, _ = reliability_curve(y, p, CALIBRATION_BINS)
             ax.plot(predicted, observed, marker="o", ms=3, lw=1.4, label=s.label)
         ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label="perfectly calibrated")
         ax.set(xlabel="mean predicted probability (positive class)", ylabel="observed share of positives",
@@ -233,19 +211,6 @@ def curve_charts(scored: list[Scored]) -> dict[str, str]:
         ax.legend(fontsize=7, loc="upper left")
         charts["reliability"] = _svg(fig, "report-reliability")
     return charts
-
-
-def reliability(positive: np.ndarray, p: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """(observed share of positives, mean probability) of every non-empty bin: the bins of the logged
-    `calibration_error` (runner.train.evaluate.calibration_bins, as sklearn's calibration_curve bins them)."""
-    from runner.train.evaluate import calibration_bins
-
-    ids = calibration_bins(p, bins)
-    counts = np.bincount(ids, minlength=bins)
-    seen = counts > 0
-    observed = np.bincount(ids, weights=positive.astype(float), minlength=bins)[seen] / counts[seen]
-    predicted = np.bincount(ids, weights=p, minlength=bins)[seen] / counts[seen]
-    return observed, predicted
 
 
 def _average_precision(y: np.ndarray, p: np.ndarray) -> float:
@@ -437,7 +402,8 @@ def build(client: MlflowClient, rows: list[Row], metric: str, title: str, top: i
     """The report's HTML for the ranked (and marked) rows."""
     import jinja2
 
-    runs = runs_by_id(client, [r.run_id for r in rows])
+    runs = {r.run_id: r.run for r in rows if r.run is not None}  # read with the rows; rows made by hand: searched
+    runs.update(runs_by_id(client, [r.run_id for r in rows if r.run is None]))
     scored_rows = [r for r in rows if r.scored and not math.isnan(r.rank_value(metric))]
     best_rows = scored_rows[:top]
     columns, table, common = _leaderboard(rows, runs, metric, uri)
@@ -508,7 +474,7 @@ def write(client: MlflowClient, parent_run: Run, rows: list[Row], metric: str, f
     """
     from runner.sweep.leaderboard import sweep_title
 
-    path = Path(folder) / REPORT_HTML
+    path = Path(folder) / names.REPORT_HTML
     try:
         save(client, rows, metric, title or sweep_title(parent_run, len(rows), metric), path, top=top, uri=uri,
              verdict=verdict)
