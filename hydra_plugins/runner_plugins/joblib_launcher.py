@@ -32,7 +32,7 @@ from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
 from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from hydra_plugins.runner_plugins.jobs import job_config
 
@@ -47,10 +47,7 @@ def execute_cell(idx: int, overrides: Sequence[str], hydra_context: Any, config:
     (Path(markers) / f"{idx}.pid").write_text(str(os.getpid()))
     setup_globals()
     Singleton.set_state(singleton_state)
-    sweep_config = hydra_context.config_loader.load_sweep_config(config, list(overrides))
-    with open_dict(sweep_config):
-        sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
-        sweep_config.hydra.job.num = idx
+    sweep_config = job_config(hydra_context, config, idx, overrides)
     HydraConfig.instance().set_config(sweep_config)
     return run_job(hydra_context=hydra_context, task_function=task_function, config=sweep_config,
                    job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")

@@ -133,7 +133,7 @@ def close(interrupted: bool = False, signum: int = signal.SIGINT) -> int:
         if sweep.heartbeat is not None:
             sweep.heartbeat.stop()
         client.set_terminated(sweep.parent_run_id, status)
-    print(f"files: {sweep.folder}/{names.SUMMARY_CSV}, {names.SUMMARY_MD}, {names.COMPARISON_PNG}, report.html; "
+    print(f"files: {sweep.folder}/{names.SUMMARY_CSV}, {names.SUMMARY_MD}, {names.COMPARISON_PNG}, {names.REPORT_HTML}; "
           f"parent run {sweep.parent_run_id}")
     sys.stdout.flush()
     if interrupted:

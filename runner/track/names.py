@@ -69,6 +69,7 @@ MODEL_NAME = "model"                    # the LoggedModel's name
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
 COMPARISON_PNG = "comparison.png"
+REPORT_HTML = "report.html"              # a sweep's self-contained report page (runner.sweep.report)
 SEARCH_RESULT = "optimization_results.yaml"  # Optuna's best params and value
 
 # ---- where a run's process runs (runner.track.liveness): every job run and sweep parent run

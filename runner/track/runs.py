@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from runner.errors import Terminated, exception_line, sigterm_as_exception
 from runner.track import liveness, names
 from runner.track.secrets import redact_text
-from runner.track.store import StoreLocked, is_locked
+from runner.track.store import StoreLocked, is_locked, waiting_for_lock
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -70,8 +70,6 @@ def job_run(
 def _start_active(client: MlflowClient, run_id: str) -> None:
     """`mlflow.start_run(run_id)` (the fluent calls of log_model and log_input need an active run), waiting out a lock."""
     import mlflow
-
-    from runner.track.store import waiting_for_lock
 
     waiting_for_lock(lambda: mlflow.start_run(run_id=run_id), client.tracking_uri)
 

@@ -25,7 +25,7 @@ from runner.config.schema import (
 
 __all__ = ["CALIBRATION_METRICS", "LABEL_METRICS", "MAIN_METRICS", "PROBA_METRICS", "Evaluation",
            "calibration_bins", "calibration_error", "evaluate", "holdout_frame", "metric_names", "prediction_frame",
-           "score", "scores"]
+           "reliability_curve", "score", "scores"]
 
 
 
@@ -105,6 +105,18 @@ def score(metric: str, y_true: Any, y_pred: Any, proba: np.ndarray | None, class
 def calibration_bins(p: np.ndarray, bins: int = CALIBRATION_BINS) -> np.ndarray:
     """Each probability's equal-width bin on [0, 1], as `sklearn.calibration.calibration_curve` bins them."""
     return np.searchsorted(np.linspace(0.0, 1.0, bins + 1)[1:-1], p)
+
+
+def reliability_curve(positive: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(observed share of positives, mean probability) of every non-empty bin of `calibration_error`, and
+    every bin's row count: the points of a reliability diagram."""
+    ids = calibration_bins(p, bins)
+    counts = np.bincount(ids, minlength=bins)
+    seen = counts > 0
+    observed = np.bincount(ids, weights=np.asarray(positive, dtype=float), minlength=bins)[seen] / counts[seen]
+    predicted = np.bincount(ids, weights=p, minlength=bins)[seen] / counts[seen]
+    return observed, predicted, counts
 
 
 def calibration_error(positive: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS) -> float:

@@ -44,8 +44,8 @@ def permutation_table(model: Any, X: pd.DataFrame, y: Any, metric: str, n_repeat
 
     result = permutation_importance(single_threaded(model), X, y, scoring=scorer(metric), n_repeats=n_repeats,
                                     random_state=seed, n_jobs=1)
-    table = pd.DataFrame({"feature": [str(c) for c in X.columns], "importance_mean": result.importances_mean,
-                          "importance_std": result.importances_std})
+    table = pd.DataFrame(dict(zip(COLUMNS, ([str(c) for c in X.columns], result.importances_mean,
+                                            result.importances_std), strict=True)))
     return table.sort_values("importance_mean", ascending=False, kind="stable").reset_index(drop=True)
 
 

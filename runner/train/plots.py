@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from runner.train.evaluate import Evaluation, calibration_bins, calibration_error
+from runner.train.evaluate import Evaluation, calibration_error, reliability_curve
 
 DPI = 80
 MARGINS = {"left": 0.17, "right": 0.96, "bottom": 0.12, "top": 0.92}  # fit the labels of a 4.5 x 4 in figure
@@ -84,15 +84,11 @@ def _clear(ax: Any) -> None:
 def reliability(ax: Any, positive: np.ndarray, p: np.ndarray, label: str) -> None:
     """Observed share of positives against the mean predicted probability in each of the equal-width
     bins of `calibration_error` (the diagonal is perfect calibration); bin sizes as a histogram below."""
-    ids = calibration_bins(p)
-    total = np.bincount(ids, minlength=10)
-    filled = total > 0
-    observed = np.bincount(ids, weights=positive.astype(float), minlength=10)[filled] / total[filled]
-    predicted = np.bincount(ids, weights=p, minlength=10)[filled] / total[filled]
+    observed, predicted, total = reliability_curve(positive, p)
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfectly calibrated")
     ax.plot(predicted, observed, marker="o", label=f"model (ECE {calibration_error(positive, p):.3f})")
-    ax.bar((np.arange(10) + 0.5) / 10, total / max(1, total.sum()), width=0.1, alpha=0.2, color="grey",
-           label="share of rows")
+    ax.bar((np.arange(len(total)) + 0.5) / len(total), total / max(1, total.sum()), width=1 / len(total), alpha=0.2,
+           color="grey", label="share of rows")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel(f"mean predicted probability of {label}", fontsize=8)

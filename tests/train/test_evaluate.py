@@ -97,3 +97,15 @@ def test_curves_need_every_class_in_the_evaluation_rows() -> None:
     assert "roc_auc" not in two_of_three and two_of_three["accuracy"] == 1.0
     none_predicted = evaluate.scores([0, 1, 1], [0, 0, 0], proba, np.array([0, 1]))
     assert none_predicted["precision"] == 0.0 and none_predicted["f1"] == 0.0  # zero_division=0, no warning value
+
+
+def test_reliability_curve_is_sklearns_calibration_curve_with_the_bin_counts() -> None:
+    from sklearn.calibration import calibration_curve
+
+    model, X, y = binary_case()
+    positive, p = y == model.classes_[-1], model.predict_proba(X)[:, 1]
+    observed, predicted, counts = evaluate.reliability_curve(positive, p)
+    want_observed, want_predicted = calibration_curve(positive, p, n_bins=10, strategy="uniform")
+    np.testing.assert_allclose(observed, want_observed, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(predicted, want_predicted, rtol=0, atol=1e-12)
+    assert counts.sum() == len(p) and len(counts) == 10 and (counts > 0).sum() == len(observed)
